@@ -1,0 +1,5 @@
+"""`python -m obtui` behaves exactly like the `obtui` console script."""
+
+from obtui.cli import main
+
+raise SystemExit(main())

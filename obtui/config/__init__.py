@@ -1,0 +1,1 @@
+"""Configuration: typed model, TOML loader/validator, default locations."""

@@ -1,0 +1,52 @@
+"""What every action receives and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from obtui.config.model import RuleConfig
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the processor learned about the input before running the action (see inspect.py)."""
+
+    path: Path  # absolute path as seen in the bucket (may be a symlink inside the bucket)
+    real_path: Path  # resolved path that is actually read
+    size: int
+    mtime: float
+    mtime_ns: int
+    inode: int
+    sha256: str
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """Everything an action may use. `output_dir` is resolved and checked to stay in bounds."""
+
+    facts: FileFacts
+    bucket: Path
+    rel: str  # path relative to the bucket root, '/'-separated
+    rule: RuleConfig
+    matched_pattern: str
+    output_dir: Path  # where outputs go (created by the action if missing)
+    attempt: int = 1
+    obtui_version: str = ""
+    now_iso: str = ""
+
+
+@dataclass
+class ActionResult:
+    output_path: Path | None
+    file_type: str = "text"  # text | binary | folder
+    encoding: str | None = None
+    grep_matches: int = 0
+    files_collected: int = 1
+    bytes_processed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Recoverable problems met on the way (e.g. EncodingFallbackWarning): recorded as INFO errors
+    # with recovery successful, while the file itself counts as a success.
+    warnings: list[Exception] = field(default_factory=list)

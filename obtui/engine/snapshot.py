@@ -1,0 +1,163 @@
+"""Immutable views of the engine's state, safe to hand to another thread.
+
+The engine publishes a new `EngineSnapshot` a few times a second (`Engine.snapshot()`); the TUI and
+the headless status line read it on a timer and diff it into their views. Nothing here refers to
+live engine objects, and every timestamp is a wall-clock float (seconds since the epoch) so that
+tests can freeze them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+EngineState = Literal["starting", "running", "paused", "stopping", "stopped"]
+BucketStateName = Literal["watching", "polling", "missing", "error", "stopped"]
+ItemState = Literal["settling", "pending", "processing", "waiting", "retrying"]
+BreakerStateName = Literal["closed", "open", "half-open"]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Counters and gauges since the engine started."""
+
+    events_received: int = 0
+    events_processed: int = 0  # events that made a file ready (after settling)
+    event_rate: float = 0.0  # events received per second, over the last 10 s
+    files_processed: int = 0  # successful + failed
+    successful: int = 0
+    failed: int = 0
+    skipped_unchanged: int = 0  # ready files whose content was already on record
+    bytes_processed: int = 0
+    file_rate: float = 0.0  # files processed per second, over the last 10 s
+    duration_min_ms: float = 0.0
+    duration_avg_ms: float = 0.0
+    duration_p50_ms: float = 0.0
+    duration_p95_ms: float = 0.0
+    duration_max_ms: float = 0.0
+    queue_depth: int = 0
+    uptime_s: float = 0.0
+    overflows: int = 0  # watcher overflows / errors that forced a rescan
+    rescans: int = 0
+    # One sample per second, oldest first, at most 300: for sparklines.
+    event_rate_history: tuple[float, ...] = ()
+    file_rate_history: tuple[float, ...] = ()
+
+    @property
+    def success_rate(self) -> float:
+        """Percentage of processed files that succeeded (100.0 when nothing was processed)."""
+        return 100.0 * self.successful / self.files_processed if self.files_processed else 100.0
+
+    @property
+    def error_rate(self) -> float:
+        return 100.0 * self.failed / self.files_processed if self.files_processed else 0.0
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    settling: int = 0  # seen, waiting to be complete (debounce / open for writing)
+    pending: int = 0  # ready, in the queue
+    processing: int = 0
+    waiting: int = 0  # held back by an open circuit breaker or a retry backoff
+    completed: int = 0
+    failed: int = 0
+    backlog: bool = False  # the queue was full: the excess is left to the next reconciliation scan
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One file the engine knows about but has not finished."""
+
+    key: str  # stable id for table rows: the absolute path
+    path: str
+    bucket: str
+    rel: str  # path relative to the bucket root
+    rule: str | None
+    state: ItemState
+    since: float  # wall time it entered this state
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class BucketState:
+    path: str
+    state: BucketStateName
+    recursive: bool = True
+    polling: bool = False
+    message: str | None = None  # e.g. why it fell back to polling, or that it is missing
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    rule: str
+    state: BreakerStateName
+    failures: int = 0
+    opened_at: float | None = None
+    waiting: int = 0  # files held back by this breaker
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    bucket: str
+    scanned: int = 0
+    queued: int = 0
+    running: bool = True
+    reason: str = "start"  # start | periodic | overflow | manual | backlog | bucket-added
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    error_id: str
+    timestamp: str
+    severity: str
+    category: str
+    message: str
+    file_path: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class DirReport:
+    """Per-directory success report: the same figures as `obtui --report`."""
+
+    directory: str
+    total: int = 0
+    successful: int = 0
+    failed: int = 0
+    avg_duration_ms: float = 0.0
+    bytes: int = 0
+    last_file: str | None = None
+    last_at: str | None = None
+
+    @property
+    def success_rate(self) -> float:
+        return 100.0 * self.successful / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    """Everything a view needs, at one instant. `version` grows whenever anything changed."""
+
+    version: int = 0
+    run_id: str = ""
+    pid: int = 0
+    state: EngineState = "starting"
+    started_at: float = 0.0
+    taken_at: float = 0.0
+    config_path: str | None = None
+    rules: tuple[str, ...] = ()
+    buckets: tuple[BucketState, ...] = ()
+    metrics: Metrics = field(default_factory=Metrics)
+    queue: QueueStatus = field(default_factory=QueueStatus)
+    queue_items: tuple[QueueItem, ...] = ()  # at most 500, oldest first
+    scans: tuple[ScanProgress, ...] = ()
+    breakers: tuple[BreakerState, ...] = ()
+    recent_errors: tuple[ErrorSummary, ...] = ()  # newest first, at most 50
+    directories: tuple[DirReport, ...] = ()
+    last_reload: str | None = None  # human sentence about the last config reload
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["metrics"]["success_rate"] = self.metrics.success_rate
+        d["metrics"]["error_rate"] = self.metrics.error_rate
+        return d
