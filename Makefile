@@ -1,0 +1,44 @@
+# The two commands in the README: `make run` and `make test`. Both set up .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run headless test test-stress lint snapshots bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+## run: set up, create ./incoming and ./uploads, open the dashboard on them
+run: $(STAMP)
+	mkdir -p incoming uploads
+	$(BIN)/obtui ./incoming ./uploads
+
+## headless: the same engine without the terminal UI
+headless: $(STAMP)
+	mkdir -p incoming uploads
+	$(BIN)/obtui --headless ./incoming ./uploads
+
+## test: set up and run the whole test suite (quick reliability runs included)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## test-stress: the full-size reliability suite (100k burst, crash loops); up to 20 minutes
+test-stress: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m stress tests/reliability
+
+lint: $(STAMP)
+	$(BIN)/ruff check obtui tests bench
+	$(BIN)/ruff format --check obtui tests bench
+	$(BIN)/mypy obtui
+
+snapshots: $(STAMP)
+	$(BIN)/python -m pytest -q tests/tui --snapshot-update
+
+bench: $(STAMP)
+	$(BIN)/python bench/burst.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,246 @@
+"""Bounded, coalescing work queue with a fixed number of workers.
+
+- One entry per path: a path already queued is not queued twice; a path that becomes ready
+  again while it is being processed is processed once more afterwards (its content changed).
+- Bounded: when the queue is full, `submit` refuses and marks a backlog. Nothing is dropped
+  silently: the engine runs a reconciliation scan when the queue has drained, and the scan
+  finds every file whose content is not on record.
+- `pause()` stops workers from taking new jobs; in-flight jobs finish.
+
+`WorkQueue` is the small interface a later multi-host mode can put on Redis Streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class Job:
+    """One file (or dropped folder) to process."""
+
+    path: str
+    bucket: str
+    rel: str
+    reason: str  # closed | moved_in | quiet | max_delay | scan | retry | breaker
+    queued_at: float = field(default_factory=time.monotonic)
+    since_wall: float = field(default_factory=time.time)
+    attempt: int = 1
+    is_dir: bool = False
+    rule: str | None = None  # filled by the processor for display
+
+
+class WorkQueue(Protocol):
+    """What the dispatcher needs from a queue."""
+
+    def put(self, job: Job) -> bool: ...
+    def take(self) -> Job | None: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, path: str) -> bool: ...
+    def __iter__(self) -> Iterator[Job]: ...
+
+
+class LocalQueue:
+    """In-process FIFO keyed by path."""
+
+    def __init__(self) -> None:
+        self._order: deque[str] = deque()
+        self._jobs: dict[str, Job] = {}
+
+    def put(self, job: Job) -> bool:
+        if job.path in self._jobs:
+            return False
+        self._jobs[job.path] = job
+        self._order.append(job.path)
+        return True
+
+    def take(self) -> Job | None:
+        while self._order:
+            job = self._jobs.pop(self._order.popleft(), None)
+            if job is not None:
+                return job
+        return None
+
+    def remove(self, path: str) -> Job | None:
+        return self._jobs.pop(path, None)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._jobs
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(list(self._jobs.values()))
+
+
+class Dispatcher:
+    """Feeds jobs from the queue to `handler` with at most `concurrency` running at once."""
+
+    def __init__(
+        self,
+        handler: Callable[[Job], Awaitable[None]],
+        *,
+        concurrency: int,
+        capacity: int,
+        queue: LocalQueue | None = None,
+        on_backlog_cleared: Callable[[], None] | None = None,
+    ) -> None:
+        self._handler = handler
+        self.capacity = capacity
+        self.queue = queue or LocalQueue()
+        self.inflight: dict[str, Job] = {}
+        self._again: dict[str, Job] = {}
+        self._concurrency = concurrency
+        self._workers: list[asyncio.Task[None]] = []
+        self._has_work = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._running = asyncio.Event()
+        self._running.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.backlog = False
+        self._on_backlog_cleared = on_backlog_cleared
+        self._closed = False
+
+    # -- intake ---------------------------------------------------------------------------
+
+    def submit(self, job: Job) -> bool:
+        """Queue a ready file. False when the queue is full (the path is left to the next scan)."""
+        if self._closed:
+            return False
+        if job.path in self.inflight:
+            self._again[job.path] = job
+            return True
+        if job.path in self.queue:
+            return True
+        if len(self.queue) >= self.capacity:
+            self.backlog = True
+            self._space.clear()
+            return False
+        self.queue.put(job)
+        self._idle.clear()
+        self._has_work.set()
+        return True
+
+    async def submit_wait(self, job: Job) -> None:
+        """Queue a job, waiting for room (used by scans, which can afford to wait)."""
+        while not self._closed and not self.submit(job):
+            self._space.clear()
+            await self._space.wait()
+
+    def requeue_front(self, job: Job) -> None:
+        """Put a job back regardless of capacity (retries, breaker releases): never lose it."""
+        if job.path in self.queue or job.path in self.inflight:
+            return
+        self.queue.put(job)
+        self._idle.clear()
+        self._has_work.set()
+
+    # -- control --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._resize()
+
+    def set_concurrency(self, n: int) -> None:
+        self._concurrency = n
+        self._resize()
+
+    def _resize(self) -> None:
+        self._workers = [t for t in self._workers if not t.done()]
+        while len(self._workers) < self._concurrency:
+            self._workers.append(asyncio.create_task(self._work(), name="obtui-worker"))
+        # Surplus workers exit on their own after their current job (see _work).
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def drop_queued(self) -> list[Job]:
+        """Empty the queue (shutdown): those files stay unrecorded and are found by the next scan."""
+        jobs = []
+        while (job := self.queue.take()) is not None:
+            jobs.append(job)
+        self._again.clear()
+        return jobs
+
+    async def wait_idle(self) -> None:
+        """Until nothing is queued or in flight."""
+        while self.queue or self.inflight:
+            self._idle.clear()
+            await self._idle.wait()
+
+    async def close(self, grace: float) -> list[Job]:
+        """Stop taking work, let in-flight jobs finish within `grace` seconds, then cancel them.
+        Returns the jobs that were cut off."""
+        self._closed = True
+        self.drop_queued()
+        self._space.set()
+        cut: list[Job] = []
+        if self.inflight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_inflight(), grace)
+            cut = list(self.inflight.values())
+        for t in self._workers:
+            t.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        return cut
+
+    async def _wait_inflight(self) -> None:
+        while self.inflight:
+            self._idle.clear()
+            await self._idle.wait()
+
+    # -- workers --------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        me = asyncio.current_task()
+        while True:
+            await self._running.wait()
+            if self._closed:
+                return
+            if len([t for t in self._workers if not t.done()]) > self._concurrency:
+                if me in self._workers:
+                    self._workers.remove(me)  # type: ignore[arg-type]
+                return
+            job = self.queue.take()
+            if job is None:
+                self._has_work.clear()
+                self._signal()
+                await self._has_work.wait()
+                continue
+            self.inflight[job.path] = job
+            self._signal()
+            try:
+                await self._handler(job)
+            finally:
+                self.inflight.pop(job.path, None)
+                again = self._again.pop(job.path, None)
+                if again is not None and not self._closed:
+                    again.attempt = 1
+                    self.requeue_front(again)
+                self._signal()
+
+    def _signal(self) -> None:
+        if len(self.queue) < self.capacity:
+            self._space.set()
+            if self.backlog and len(self.queue) <= self.capacity // 2:
+                self.backlog = False
+                if self._on_backlog_cleared:
+                    self._on_backlog_cleared()
+        if not self.queue and not self.inflight:
+            self._idle.set()

@@ -1,0 +1,185 @@
+"""Which files a bucket processes, and with which rule.
+
+All matching is done on the path relative to the bucket root ('/'-separated), in gitignore syntax
+(via pathspec): `*.txt` matches at any depth, `docs/**/*.rst` is anchored, `drafts/` matches a
+folder and everything below it. We never use watchdog's PatternMatchingEventHandler: it matches
+absolute paths with `PurePath.full_match`, so `*` matches nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathspec import PathSpec
+from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
+from obtui.config.model import DEFAULT_IGNORES, Config, RuleConfig
+
+# Folders obtui itself writes into by default (move:processed/, move:failed/).
+STATE_FOLDERS = ("/processed/", "/failed/")
+
+
+def _spec(patterns: list[str] | tuple[str, ...]) -> PathSpec:
+    return PathSpec.from_lines(GitIgnoreSpecPattern, patterns)
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: RuleConfig
+    pattern: str
+
+
+class _CompiledRule:
+    __slots__ = ("rule", "patterns", "ignore", "buckets")
+
+    def __init__(self, rule: RuleConfig, base: Path | None) -> None:
+        self.rule = rule
+        self.patterns = [(p, _spec([p])) for p in rule.patterns]
+        self.ignore = _spec(list(rule.ignore)) if rule.ignore else None
+        self.buckets = {_resolve(b, base) for b in rule.buckets}
+
+    def match(self, bucket: str, rel: str) -> str | None:
+        if self.buckets and bucket not in self.buckets:
+            return None
+        if self.ignore is not None and self.ignore.match_file(rel):
+            return None
+        for pattern, spec in self.patterns:
+            if spec.match_file(rel):
+                return pattern
+        return None
+
+
+def _resolve(p: str, base: Path | None) -> str:
+    path = Path(os.path.expanduser(p))
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    return str(path.resolve())
+
+
+def _inside(rel_target: str) -> str | None:
+    """A config folder (output_dir, move target) as an ignore pattern, when it is relative."""
+    t = rel_target.strip().replace("\\", "/")
+    if not t or os.path.isabs(t):
+        return None
+    t = t.strip("/")
+    if t in ("", "."):
+        return None
+    return "/" + t + "/"
+
+
+class GitIgnores:
+    """The `.gitignore` files inside one bucket, read lazily and re-read when they change."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, tuple[int, PathSpec | None]] = {}
+
+    def _spec_for(self, rel_dir: str) -> PathSpec | None:
+        f = self.root / rel_dir / ".gitignore" if rel_dir else self.root / ".gitignore"
+        try:
+            mtime = f.stat().st_mtime_ns
+        except OSError:
+            self._cache[rel_dir] = (-1, None)
+            return None
+        cached = self._cache.get(rel_dir)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        try:
+            spec: PathSpec | None = PathSpec.from_lines(
+                GitIgnoreSpecPattern, f.read_text(errors="replace").splitlines()
+            )
+        except Exception:  # an unparsable .gitignore must not stop processing
+            spec = None
+        self._cache[rel_dir] = (mtime, spec)
+        return spec
+
+    def ignored(self, rel: str, is_dir: bool = False) -> bool:
+        """Git's answer for `rel`: deeper .gitignore files override shallower ones, and nothing
+        below an ignored folder can be re-included."""
+        parts = rel.split("/")
+        # A file under an ignored folder is ignored.
+        for i in range(1, len(parts)):
+            if self._decide("/".join(parts[:i]), True):
+                return True
+        return self._decide(rel, is_dir)
+
+    def _decide(self, rel: str, is_dir: bool) -> bool:
+        parts = rel.split("/")
+        verdict = False
+        for depth in range(len(parts)):
+            rel_dir = "/".join(parts[:depth])
+            spec = self._spec_for(rel_dir)
+            if spec is None:
+                continue
+            sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
+            res = spec.check_file(sub)
+            if res.include is not None:
+                verdict = bool(res.include)
+        return verdict
+
+
+class Matcher:
+    """Rule lookup for every bucket of one configuration. Immutable: a reload builds a new one."""
+
+    def __init__(self, config: Config) -> None:
+        base = config.source.parent if config.source else None
+        self.rules = [_CompiledRule(r, base) for r in config.rules]
+        extra = [p for p in (_inside(r.output_dir or "") for r in config.rules) if p]
+        for r in config.rules:
+            for post in (r.on_success, r.on_failure):
+                if post.kind == "move" and post.target and (p := _inside(post.target)):
+                    extra.append(p)
+        self.ignore_patterns = (*DEFAULT_IGNORES, *STATE_FOLDERS, *config.runner.ignore, *extra)
+        self._ignore = _spec(list(self.ignore_patterns))
+        self._use_gitignore = any(r.gitignore for r in config.rules)
+        self._gitignores: dict[str, GitIgnores] = {}
+
+    def _git(self, bucket: str) -> GitIgnores:
+        g = self._gitignores.get(bucket)
+        if g is None:
+            g = self._gitignores[bucket] = GitIgnores(Path(bucket))
+        return g
+
+    def ignored(self, bucket: str, rel: str, is_dir: bool = False) -> bool:
+        """True for our own outputs/state, hidden and temporary names, and configured ignores."""
+        return bool(self._ignore.match_file(rel + "/" if is_dir else rel))
+
+    def dir_pruned(self, bucket: str, rel_dir: str) -> bool:
+        """Whether a scan may skip a whole folder."""
+        if self.ignored(bucket, rel_dir, is_dir=True):
+            return True
+        # gitignore only prunes when every rule honours it.
+        if self._use_gitignore and all(r.rule.gitignore for r in self.rules):
+            return self._git(bucket).ignored(rel_dir, is_dir=True)
+        return False
+
+    def match(self, bucket: str, rel: str) -> Match | None:
+        """The first rule that takes `rel` in `bucket`, or None (ignored or no rule matches)."""
+        if self.ignored(bucket, rel):
+            return None
+        git_ignored: bool | None = None
+        for cr in self.rules:
+            pattern = cr.match(bucket, rel)
+            if pattern is None:
+                continue
+            if cr.rule.gitignore:
+                if git_ignored is None:
+                    git_ignored = self._git(bucket).ignored(rel)
+                if git_ignored:
+                    continue
+            return Match(cr.rule, pattern)
+        return None
+
+    def folder_rule(self, bucket: str, rel_dir: str) -> Match | None:
+        """The first folder-summary rule that takes the top-level folder `rel_dir`."""
+        if self.ignored(bucket, rel_dir, is_dir=True):
+            return None
+        for cr in self.rules:
+            if not cr.rule.folder_summary:
+                continue
+            pattern = cr.match(bucket, rel_dir + "/") or cr.match(bucket, rel_dir)
+            if pattern is not None:
+                return Match(cr.rule, pattern)
+        return None
