@@ -103,6 +103,7 @@ class EncodingFallbackWarning(ProcessingError):
     category = Category.FILE_CONTENT
     operation = "decodeText"
     suggestion = "The file is not valid UTF-8; the note shows it decoded as Latin-1."
+    fallback: str | None = "decoded as latin-1"  # read by the processor as the recovery step
 
 
 # --- the rule's tool ----------------------------------------------------------------------
@@ -159,3 +160,13 @@ class PostActionError(ProcessingError):
     component = "PostAction"
     operation = "postAction"
     suggestion = "Check the bucket's permissions; the file was processed but not moved/deleted."
+
+
+class GrepPatternError(ProcessingError):
+    """A rule's `grep` is not a valid regular expression (Python `re` syntax)."""
+
+    category = Category.CONFIGURATION
+    counts_for_breaker = True
+    component = "Note"
+    operation = "compileGrep"
+    suggestion = "Fix the rule's grep pattern (Python regular expression syntax)."

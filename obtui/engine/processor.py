@@ -216,7 +216,7 @@ class Processor:
         t0: float,
     ) -> None:
         if rule.result_json:
-            await self._result_json(job, ctx, "COMPLETED", result, None)
+            await self._result_json(job, rule, ctx, "COMPLETED", result, None)
         duration_ms = (time.perf_counter() - t0) * 1000
         record = success_record(ctx, result, duration_ms)
         status = ManifestStatus.DONE if rule.on_success.kind == "keep" else ManifestStatus.POST_PENDING
@@ -267,8 +267,8 @@ class Processor:
             self._schedule_retry(job)
             return
         duration_ms = (time.perf_counter() - t0) * 1000
-        if rule.result_json and facts is not None:
-            await self._result_json(job, None, "FAILED", None, exc)
+        if rule.result_json and os.path.lexists(job.path):
+            await self._result_json(job, rule, None, "FAILED", None, exc)
         record = error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt)
         entry = manifest_entry(job.path, job.bucket, facts, ManifestStatus.FAILED, rule.name)
         if await self._record_error(record, entry, failed=True):
@@ -308,6 +308,7 @@ class Processor:
     async def _result_json(
         self,
         job: Job,
+        rule: RuleConfig,
         ctx: ActionContext | None,
         status: str,
         result: ActionResult | None,
@@ -318,7 +319,7 @@ class Processor:
         started = now_iso()
         try:
             await asyncio.to_thread(
-                write_result_json, Path(job.path), ctx, status, result, error, started, now_iso()
+                write_result_json, Path(job.path), ctx, status, result, error, started, now_iso(), rule=rule
             )
         except Exception as exc:
             log.warning("could not write result.json for %s: %s", job.path, exc)

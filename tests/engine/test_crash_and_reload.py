@@ -48,24 +48,25 @@ def test_config_errors_exit_2_naming_key_and_line(tmp_path):
     inc = tmp_path / "in"
     inc.mkdir()
     cases = {
-        "syntax": ("[runner]\nconcurrency = = 4\n", ["line 2"]),
-        "unknown": ("[runner]\nconcurency = 4\n", ["concurency", "concurrency", "2"]),
-        "glob": ('[[rules]]\nname = "g"\npatterns = ["[abc"]\n', ["patterns", "3"]),
-        "regex": ('[[rules]]\nname = "r"\npatterns = ["*"]\ngrep = "(unclosed"\n', ["grep", "4"]),
+        "syntax": ("[runner]\nconcurrency = = 4\n", 2, ["syntax"]),
+        "unknown": ("[runner]\nconcurency = 4\n", 2, ["concurency", "did you mean 'concurrency'"]),
+        "glob": ('[[rules]]\nname = "g"\npatterns = ["[abc"]\n', 3, ["patterns", "[abc"]),
+        "regex": ('[[rules]]\nname = "r"\npatterns = ["*"]\ngrep = "(unclosed"\n', 4, ["grep", "(unclosed"]),
         "command": (
             '[[rules]]\nname = "c"\npatterns = ["*"]\naction = "command"\ncommand = "cp {path} /tmp"\n',
-            ["command", "5", "list"],
+            5,
+            ["command", "list"],
         ),
-        "bucket": ('[[buckets]]\npath = "/no/such/bucket/obtui"\n', ["/no/such/bucket/obtui", "2"]),
+        "bucket": ('[[buckets]]\npath = "/no/such/bucket/obtui"\n', 2, ["/no/such/bucket/obtui"]),
     }
-    for name, (text, needles) in cases.items():
+    for name, (text, line, needles) in cases.items():
         cfg = tmp_path / f"{name}.toml"
         cfg.write_text(text)
         r = obtui("--check-config", "--config", str(cfg), str(inc))
         assert r.returncode == 2, (name, r.stdout, r.stderr)
+        assert f"{cfg.name}:{line}" in r.stderr, (name, r.stderr)
         for n in needles:
             assert n in r.stderr, (name, n, r.stderr)
-        assert cfg.name in r.stderr, (name, r.stderr)
 
 
 def test_hot_reload_valid_changes_matching_invalid_keeps_rules(buckets, tmp_path):
