@@ -65,6 +65,7 @@ class ObtuiRun:
         self.failed = 0
         self.times: dict[str, float] = {}
         self.cv = threading.Condition()
+        self.target = 1
         self.engine.subscribe(self._on_event)
         self.host = EngineThread(self.engine)
 
@@ -75,7 +76,8 @@ class ObtuiRun:
                 self.times[ev["filePath"]] = time.monotonic()
             elif ev["event"] == "error":
                 self.failed += 1
-            self.cv.notify_all()
+            if self.done + self.failed >= self.target:
+                self.cv.notify_all()
 
     def __enter__(self) -> ObtuiRun:
         self.host.start()
@@ -90,6 +92,7 @@ class ObtuiRun:
 
     def wait_done(self, n: int, timeout: float) -> bool:
         with self.cv:
+            self.target = n
             return self.cv.wait_for(lambda: self.done + self.failed >= n, timeout)
 
 

@@ -138,26 +138,51 @@ class Processor:
             self._park(job, breaker)
             return
         t0 = time.perf_counter()
-        facts: FileFacts | None = None
+        seen: dict[str, FileFacts] = {}
         try:
-            facts, entry = await asyncio.to_thread(self._prepare, job)
-            if entry is not None and entry.sha256 == facts.sha256:
+            if rule.action == "note":
+                # One hop to a thread for the whole note: inspecting, the manifest look-up and
+                # writing the note, since each hop costs as much as a small note.
+                facts, entry, ctx, result = await asyncio.to_thread(self._note_sync, job, match, seen)
+            else:
+                facts, entry = await asyncio.to_thread(self._prepare, job, seen)
+                ctx, result = None, None
+                if not self._unchanged(entry, facts):
+                    ctx = self._context(job, match, facts)
+                    result = await self._run_action(ctx)
+            if ctx is None or result is None:
                 breaker.neutral()
+                assert entry is not None
                 if entry.status == ManifestStatus.POST_PENDING:
                     await self._post(job, rule, ok=True)
                 else:
                     self._metrics.skipped_unchanged += 1
                 return
-            ctx = self._context(job, match, facts)
-            result = await self._run_action(ctx)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._failed(job, rule, breaker, exc, facts, t0)
+            await self._failed(job, rule, breaker, exc, seen.get("facts"), t0)
             return
         await self._succeeded(job, rule, breaker, ctx, result, t0)
 
-    def _prepare(self, job: Job) -> tuple[FileFacts, ManifestEntry | None]:
+    @staticmethod
+    def _unchanged(entry: ManifestEntry | None, facts: FileFacts) -> bool:
+        return entry is not None and entry.sha256 == facts.sha256
+
+    def _note_sync(
+        self, job: Job, match: Match, seen: dict[str, FileFacts]
+    ) -> tuple[FileFacts, ManifestEntry | None, ActionContext | None, ActionResult | None]:
+        from obtui.engine.actions.folder_summary import write_folder_note
+        from obtui.engine.actions.note import write_note
+
+        facts, entry = self._prepare(job, seen)
+        if self._unchanged(entry, facts):
+            return facts, entry, None, None
+        ctx = self._context(job, match, facts)
+        result = write_folder_note(ctx) if facts.is_dir else write_note(ctx)
+        return facts, entry, ctx, result
+
+    def _prepare(self, job: Job, seen: dict[str, FileFacts]) -> tuple[FileFacts, ManifestEntry | None]:
         from obtui.engine.inspect import fingerprint_dir, inspect_file
 
         if job.is_dir:
@@ -174,6 +199,7 @@ class Processor:
             )
         else:
             facts = inspect_file(Path(job.path), Path(job.bucket), self._runner().max_file_size)
+        seen["facts"] = facts
         return facts, self._store.manifest_get(job.path)
 
     def _context(self, job: Job, match: Match, facts: FileFacts) -> ActionContext:
@@ -194,17 +220,10 @@ class Processor:
         )
 
     async def _run_action(self, ctx: ActionContext) -> ActionResult:
-        if ctx.rule.action == "command":
-            from obtui.engine.actions.command import run_command
+        """The command action (note actions run whole in `_note_sync`)."""
+        from obtui.engine.actions.command import run_command
 
-            return await run_command(ctx)
-        if ctx.facts.is_dir:
-            from obtui.engine.actions.folder_summary import write_folder_note
-
-            return await asyncio.to_thread(write_folder_note, ctx)
-        from obtui.engine.actions.note import write_note
-
-        return await asyncio.to_thread(write_note, ctx)
+        return await run_command(ctx)
 
     async def _succeeded(
         self,
