@@ -15,6 +15,18 @@ PostKind = Literal["keep", "delete", "move"]
 
 DEFAULT_GREP = "TODO|FIXME"
 
+# The `{placeholders}` a command rule's argv may use; other text in braces is passed through as is.
+COMMAND_PLACEHOLDERS: tuple[str, ...] = (
+    "path",
+    "name",
+    "stem",
+    "suffix",
+    "dir",
+    "bucket",
+    "output_dir",
+    "rel",
+)
+
 # Names that never trigger processing, whatever the rules say: our own outputs and state, hidden
 # files and the temporary names that browsers, rsync, Syncthing and office suites write first.
 DEFAULT_IGNORES: tuple[str, ...] = (
