@@ -183,6 +183,7 @@ class Engine:
         alarm.install()
         try:
             await self._load_history()
+            await asyncio.to_thread(self._sweep_temps)
             self.dispatcher.start()
             self.state = "running"
             if not self.once:
@@ -236,6 +237,15 @@ class Engine:
         errors = await asyncio.to_thread(self.store.errors, None, 50)
         for e in reversed(errors):
             self.recent_errors.appendleft(_summary(e))
+
+    def _sweep_temps(self) -> None:
+        from obtui.engine.scanner import sweep_stale_temps
+
+        roots = {str(b.path) for b in self.config.buckets}
+        roots |= {r.output_dir for r in self.config.rules if r.output_dir and os.path.isabs(r.output_dir)}
+        removed = sum(sweep_stale_temps(r) for r in roots if os.path.isdir(r))
+        if removed:
+            log.info("removed %d temporary file(s) left by an interrupted run", removed)
 
     async def _resume_pending(self) -> None:
         """Files whose record committed but whose move/delete did not happen (a crash)."""

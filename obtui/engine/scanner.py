@@ -135,3 +135,18 @@ def scan_bucket(
     if progress:
         progress(scanned, queued)
     return scanned, queued
+
+
+def sweep_stale_temps(root: str) -> int:
+    """Remove the `.obtui-*.tmp` files an atomic write leaves behind when the process is killed
+    between writing and renaming. Runs once at start, when no write of ours can be in flight."""
+    removed = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if name.startswith(".obtui-") and name.endswith(".tmp"):
+                try:
+                    os.unlink(os.path.join(dirpath, name))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
