@@ -172,3 +172,20 @@ def test_bucket_deleted_and_recreated_is_watched_again(buckets):
         wait_for(lambda: success_count(state) == 1, what="processed after re-creation")
     cats = db_rows(state, "select category from errors")
     assert ("FileAccess",) in cats
+
+
+def test_dropped_folder_gets_a_summary_note_with_its_tree(buckets, tmp_path):
+    inc, _, state = buckets
+    rule = RuleConfig(name="notes", patterns=("*",), folder_summary=True)
+    with running_engine(make_config([inc], [rule]), state):
+        folder = tmp_path / "project"
+        (folder / "src").mkdir(parents=True)
+        (folder / "README.md").write_text("# Project\nTODO: ship\n")
+        (folder / "src" / "main.py").write_text("print('hi')  # FIXME\n")
+        os.rename(folder, inc / "project")
+        summary = inc / "project.obs.md"
+        wait_for(summary.exists, what="folder summary note")
+        wait_for(lambda: success_count(state) == 3, what="two files and the folder")
+    text = summary.read_text()
+    assert "README.md" in text and "main.py" in text and "└──" in text
+    assert "TODO: ship" in text and "FIXME" in text
