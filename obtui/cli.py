@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, state_dir, parser)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `obtui --errors | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _reports(args: argparse.Namespace, state_dir: Path) -> int:

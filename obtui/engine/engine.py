@@ -442,7 +442,8 @@ class Engine:
     def _on_success(self, rec: SuccessRecord) -> None:
         d = self.dirs.get(rec.watch_dir) or DirReport(rec.watch_dir)
         total = d.total + 1
-        avg = (d.avg_duration_ms * d.total + rec.duration_ms) / total
+        # Averaged over successful files, as the store's report does.
+        avg = (d.avg_duration_ms * d.successful + rec.duration_ms) / (d.successful + 1)
         self.dirs[rec.watch_dir] = DirReport(
             rec.watch_dir,
             total,
@@ -466,7 +467,7 @@ class Engine:
                     d.total + 1,
                     d.successful,
                     d.failed + 1,
-                    d.avg_duration_ms * d.total / (d.total + 1),
+                    d.avg_duration_ms,
                     d.bytes,
                     rec.file_path,
                     rec.timestamp,
