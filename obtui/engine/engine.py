@@ -152,7 +152,7 @@ class Engine:
         lock = acquire_runner_lock(self.state_dir)
         self.store = SQLiteStore(self.state_dir)
         self.writer = RecordWriter(self.store)
-        await _maybe_await(self.writer.start())
+        self.writer.start()
         runner = self.config.runner
         self.dispatcher = Dispatcher(
             self._process,

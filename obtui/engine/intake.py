@@ -11,7 +11,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from obtui.engine.dispatcher import Dispatcher, Job
 from obtui.engine.metrics import MetricsCollector
@@ -116,7 +117,7 @@ class Intake:
         matcher = self._matcher()
 
         def walk() -> list[str]:
-            found = []
+            found: list[str] = []
             for root, dirs, files in os.walk(folder):
                 rel_root = rel_of(bucket, root)
                 if rel_root is None:
@@ -165,8 +166,8 @@ class Intake:
         if self._folders:
             self._arm_folders()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -87,8 +87,8 @@ class Publisher:
             add(job.path, job.bucket, job.rel, job.rule, "processing", job.since_wall, job.attempt)
         for job in list(p.retrying.values())[:MAX_ITEMS]:
             add(job.path, job.bucket, job.rel, job.rule, "retrying", job.since_wall, job.attempt)
-        for b in p.breakers.values():
-            for job in islice(b.waiting, MAX_ITEMS):
+        for br in p.breakers.values():
+            for job in islice(br.waiting, MAX_ITEMS):
                 add(job.path, job.bucket, job.rel, job.rule, "waiting", job.since_wall, job.attempt)
         for job in islice(iter(d.queue), MAX_ITEMS):
             if len(items) >= MAX_ITEMS:
