@@ -186,6 +186,14 @@ class Engine:
             await asyncio.to_thread(self._sweep_temps)
             self.dispatcher.start()
             self.state = "running"
+            log.info(
+                "%s started (pid %d%s): buckets %s; rules %s",
+                self.run_id,
+                os.getpid(),
+                ", once" if self.once else "",
+                ", ".join(str(b.path) for b in self.config.buckets),
+                ", ".join(r.name for r in self.config.rules),
+            )
             if not self.once:
                 for b in self.config.buckets:
                     self._start_bucket(b, "start")
@@ -228,6 +236,9 @@ class Engine:
         await asyncio.gather(*self._tasks, *self._scan_tasks.values(), return_exceptions=True)
         await _maybe_await(self.writer.close())
         self.state = "stopped"
+        log.info(
+            "%s stopped: %d processed, %d failed", self.run_id, self.metrics.successful, self.metrics.failed
+        )
         await asyncio.to_thread(self.publisher.write_files, True)
         self.store.close()
 
@@ -454,6 +465,9 @@ class Engine:
             rec.file_path,
             rec.timestamp,
         )
+        log.info(
+            "processed %s -> %s (rule %s, %.1f ms)", rec.file_path, rec.output_path, rec.rule, rec.duration_ms
+        )
         self._emit({"event": "success", **rec.to_json()})
 
     def _on_error(self, rec: ErrorRecord, failed: bool) -> None:
@@ -472,6 +486,14 @@ class Engine:
                     rec.file_path,
                     rec.timestamp,
                 )
+        log.info(
+            "%s %s [%s] %s: %s",
+            rec.error_id,
+            "failed" if failed else "error",
+            rec.category,
+            rec.file_path,
+            rec.message,
+        )
         self._emit({"event": "error", **rec.to_json()})
 
     def _on_breaker_open(self, rule: str) -> None:
