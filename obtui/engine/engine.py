@@ -546,6 +546,10 @@ class Engine:
         if not diff.empty:
             self.request_scan_all("reload")
 
+    def report_config_error(self, message: str, source: str | None) -> None:
+        """Thread-safe `record_config_error` for clients that validate config themselves."""
+        self._call(lambda: self._spawn(self.record_config_error(message, source)))
+
     async def record_config_error(self, message: str, source: str | None) -> None:
         """A reload that failed validation: the old rules stay; the failure goes on record."""
         from obtui.engine.failures import ProcessingError

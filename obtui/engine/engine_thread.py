@@ -60,3 +60,7 @@ class EngineThread:
 
     def request_stop(self, force: bool = False) -> None:
         self.engine.request_stop(force)
+
+    def record_config_error(self, message: str, source: str | None) -> None:
+        """Put a rejected config edit on record (Configuration category); does not block."""
+        self.engine.report_config_error(message, source)

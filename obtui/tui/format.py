@@ -1,0 +1,113 @@
+"""Small, pure formatting helpers shared by the panes and screens (no Textual imports)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+import humanize
+
+_ERR_ID = re.compile(r"^ERR-\d{4}-\d{2}-\d{2}-(\d{6}-\d+)$")
+
+
+def count(n: int) -> str:
+    """`1234` -> `'1,234'`."""
+    return f"{n:,}"
+
+
+def pct(value: float) -> str:
+    """`97.39` -> `'97.4%'`."""
+    return f"{value:.1f}%"
+
+
+def rate(per_second: float) -> str:
+    """`1.291` -> `'1.29/s'`."""
+    return f"{per_second:.2f}/s"
+
+
+def size(n: int) -> str:
+    """Bytes as a human size: `1234567` -> `'1.2 MB'`."""
+    return humanize.naturalsize(n)
+
+
+def ms(value: float) -> str:
+    """A duration in milliseconds: `'45 ms'`, `'1.20 s'`, `'2m05s'`."""
+    if value < 1000:
+        return f"{value:.0f} ms"
+    if value < 60_000:
+        return f"{value / 1000:.2f} s"
+    return span(value / 1000)
+
+
+def clock(seconds: float) -> str:
+    """An uptime as `HH:MM:SS` (with days in front past 24 hours)."""
+    s = max(0, int(seconds))
+    days, s = divmod(s, 86_400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    text = f"{h:02d}:{m:02d}:{s:02d}"
+    return f"{days}d {text}" if days else text
+
+
+def span(seconds: float) -> str:
+    """A compact elapsed time: `'12s'`, `'3m05s'`, `'1h02m'`, `'2d03h'`."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86_400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
+
+
+def trim_left(text: str, width: int) -> str:
+    """Keep the end of `text` (the file name matters most): `'…/deep/report.txt'`."""
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else "…" + text[len(text) - width + 1 :]
+
+
+def trim_right(text: str, width: int) -> str:
+    """Keep the start of `text`: `'Permission den…'`."""
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def one_line(text: str) -> str:
+    """The first line of a message, for table cells."""
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def short_error_id(error_id: str) -> str:
+    """`'ERR-2026-02-18-042345-001'` -> `'042345-001'`; other shapes are kept whole."""
+    m = _ERR_ID.match(error_id)
+    return m.group(1) if m else error_id
+
+
+def iso_time(timestamp: str) -> str:
+    """The `HH:MM:SS` of an ISO 8601 timestamp, as written (no time-zone conversion)."""
+    if "T" in timestamp:
+        return timestamp.split("T", 1)[1][:8]
+    return timestamp[:8]
+
+
+def iso_short(timestamp: str) -> str:
+    """`'2026-02-18T04:23:45.123Z'` -> `'2026-02-18 04:23:45'`."""
+    return timestamp.replace("T", " ")[:19]
+
+
+def base_name(path: str | None) -> str:
+    """The last component of a path, or `''`."""
+    return PurePath(path).name if path else ""
+
+
+def display_dir(directory: str, buckets: tuple[str, ...]) -> str:
+    """A directory shown from its bucket's name down: `/srv/incoming/a` -> `'incoming/a'`."""
+    d = PurePath(directory)
+    for b in sorted(buckets, key=len, reverse=True):
+        root = PurePath(b)
+        if d == root or root in d.parents:
+            return str(PurePath(root.name) / d.relative_to(root))
+    return directory

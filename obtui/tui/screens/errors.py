@@ -1,0 +1,187 @@
+"""`e`: error records from the store, filterable by text and category; Enter opens one."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+
+from obtui.engine.snapshot import ErrorSummary
+from obtui.tracking.records import Category, ErrorRecord
+from obtui.tui import format as fmt
+from obtui.tui.widgets.keyed_table import Col, KeyedTable, path_cell
+
+if TYPE_CHECKING:
+    from obtui.tui.app import ObtuiApp
+
+LIMIT = 200
+
+COLUMNS = (
+    Col("time", "Time", 19, drop=2),
+    Col("id", "Error", 25),
+    Col("severity", "Severity", 8, drop=4),
+    Col("category", "Category", 15, drop=1),
+    Col("message", "Message", None, min_width=24),
+    Col("file", "File", 30, path_cell, drop=3),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorRow:
+    """What the table shows of one error, from a store record or from the snapshot."""
+
+    error_id: str
+    timestamp: str
+    severity: str
+    category: str
+    message: str
+    file_path: str | None
+
+    @classmethod
+    def of(cls, e: ErrorRecord | ErrorSummary) -> ErrorRow:
+        return cls(e.error_id, e.timestamp, str(e.severity), str(e.category), e.message, e.file_path)
+
+
+class ErrorsScreen(Screen[None]):
+    """Lists error records newest first. Store queries run in a thread worker, never here."""
+
+    app: ObtuiApp
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="obtui.errors.filter"),
+    ]
+
+    class Loaded(Message):
+        """A store query finished (posted from the worker thread)."""
+
+        def __init__(self, request: int, rows: list[ErrorRow], error: str | None = None) -> None:
+            super().__init__()
+            self.request = request
+            self.rows = rows
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__(id="errors")
+        self._request = 0
+        self._rows: dict[str, ErrorRow] = {}
+        self._newest: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◆")
+        with Horizontal(id="errors-filters"):
+            yield Input(placeholder="filter: message, path or error id", id="errors-filter")
+            options = [(str(c), str(c)) for c in Category]
+            yield Select(options, prompt="All categories", id="errors-category")
+        yield KeyedTable(COLUMNS, id="errors-records", flex_default=40)
+        yield Static(id="errors-status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#errors-records", KeyedTable).focus()
+        self.reload()
+        if self.app.poll_interval:
+            self.set_interval(max(1.0, self.app.poll_interval), self._follow, name="errors-follow")
+
+    def _follow(self) -> None:
+        # New errors show up in the snapshot first; query the store again only then.
+        recent = self.app.host.snapshot().recent_errors
+        newest = recent[0].error_id if recent else None
+        if newest != self._newest:
+            self.reload()
+
+    def reload(self) -> None:
+        """Query again with the current filter."""
+        recent = self.app.host.snapshot().recent_errors
+        self._newest = recent[0].error_id if recent else None
+        text = self.query_one("#errors-filter", Input).value.strip() or None
+        category = self.query_one("#errors-category", Select).value
+        self._request += 1
+        if self.app.store is None:
+            rows = [
+                ErrorRow.of(e)
+                for e in recent
+                if (category is Select.NULL or e.category == category) and _matches(e, text)
+            ]
+            self._show(rows, "no record store: the engine's recent errors")
+            return
+        self.query_one("#errors-status", Static).update("loading…")
+        self._query(self._request, text, None if category is Select.NULL else str(category))
+
+    @work(thread=True, exclusive=True, group="errors-query", exit_on_error=False)
+    def _query(self, request: int, text: str | None, category: str | None) -> None:
+        store = self.app.store
+        assert store is not None
+        try:
+            records = store.errors(limit=LIMIT, category=category, text=text)
+        except Exception as exc:  # a broken store must not take the UI down
+            self.post_message(self.Loaded(request, [], f"could not read the records: {exc}"))
+            return
+        self.post_message(self.Loaded(request, [ErrorRow.of(r) for r in records]))
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        if event.request != self._request:
+            return  # an older query finished after a newer one was asked for
+        note = event.error or ("newest first" + (f", at most {LIMIT}" if len(event.rows) >= LIMIT else ""))
+        self._show(event.rows, note)
+
+    def _show(self, rows: list[ErrorRow], note: str) -> None:
+        self._rows = {r.error_id: r for r in rows}
+        table = self.query_one("#errors-records", KeyedTable)
+        table.set_rows(
+            [
+                (
+                    r.error_id,
+                    (
+                        fmt.iso_short(r.timestamp),
+                        r.error_id,
+                        r.severity,
+                        r.category,
+                        fmt.one_line(r.message),
+                        r.file_path,
+                    ),
+                )
+                for r in rows
+            ]
+        )
+        n = len(rows)
+        self.query_one("#errors-status", Static).update(f"{n} {'record' if n == 1 else 'records'} · {note}")
+
+    @on(Input.Changed, "#errors-filter")
+    @on(Select.Changed, "#errors-category")
+    def _filter_changed(self) -> None:
+        self.reload()
+
+    @on(Input.Submitted, "#errors-filter")
+    def _filter_done(self) -> None:
+        self.query_one("#errors-records", KeyedTable).focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#errors-filter", Input).focus()
+
+    @on(DataTable.RowSelected, "#errors-records")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key is None:
+            return
+        row = self._rows.get(key)
+        summary = (
+            ErrorSummary(row.error_id, row.timestamp, row.severity, row.category, row.message, row.file_path)
+            if row
+            else None
+        )
+        self.app.open_error(key, summary)
+
+
+def _matches(e: ErrorSummary, text: str | None) -> bool:
+    if not text:
+        return True
+    needle = text.lower()
+    return any(needle in (v or "").lower() for v in (e.message, e.file_path, e.error_id))

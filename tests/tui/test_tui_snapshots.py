@@ -1,0 +1,69 @@
+"""SVG snapshots of every screen, frozen: fixed snapshot, no timers, frozen clock, fixed theme.
+
+`snap_compare` runs the app itself, so these tests are plain (sync) functions.
+Update with `pytest tests/tui --snapshot-update` (or `make snapshots`).
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+from tui.harness import SNAPSHOT_CONFIG, build_app
+
+VALID_CONFIG = """\
+# my buckets
+[runner]
+concurrency = 2
+
+[[rules]]
+name = "notes"
+patterns = ["*.txt", "*.md"]
+action = "note"
+"""
+
+
+async def settle(pilot: Pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+class TestDashboard:
+    def test_main_100x30(self, snap_compare) -> None:
+        assert snap_compare(build_app(), terminal_size=(100, 30))
+
+    def test_main_80x24(self, snap_compare) -> None:
+        assert snap_compare(build_app(), terminal_size=(80, 24))
+
+    def test_light_theme(self, snap_compare) -> None:
+        assert snap_compare(build_app(theme="obtui-light"), terminal_size=(100, 30))
+
+
+class TestScreens:
+    def test_status(self, snap_compare) -> None:
+        assert snap_compare(build_app(), terminal_size=(100, 30), press=["s"])
+
+    def test_error_detail(self, snap_compare) -> None:
+        async def open_detail(pilot: Pilot) -> None:
+            await pilot.press("e")
+            await settle(pilot)
+            await pilot.press("down", "enter")
+            await settle(pilot)
+
+        assert snap_compare(build_app(), terminal_size=(100, 30), run_before=open_detail)
+
+
+class TestConfigEditor:
+    def test_validation_error(self, snap_compare) -> None:
+        pytest.importorskip("obtui.config.loader")
+        SNAPSHOT_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT_CONFIG.write_text(VALID_CONFIG, encoding="utf-8")
+
+        async def break_it(pilot: Pilot) -> None:
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press("down", "down", "down", "end")  # end of `concurrency = 2`
+            await pilot.press(*"0 x", "ctrl+s")
+            await pilot.pause()
+
+        app = build_app(config_path=SNAPSHOT_CONFIG)
+        assert snap_compare(app, terminal_size=(80, 24), run_before=break_it)
