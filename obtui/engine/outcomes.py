@@ -5,11 +5,11 @@ from __future__ import annotations
 import errno
 import os
 import traceback
-from datetime import UTC, datetime
 from typing import Any
 
 from obtui.engine.actions.base import ActionContext, ActionResult, FileFacts
 from obtui.engine.failures import ProcessingError
+from obtui.tracking.codec import now_iso
 from obtui.tracking.records import (
     DEFAULT_SEVERITY,
     Category,
@@ -19,11 +19,6 @@ from obtui.tracking.records import (
     Severity,
     SuccessRecord,
 )
-
-
-def now_iso() -> str:
-    """UTC now as ISO 8601 with milliseconds and a Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def success_record(ctx: ActionContext, result: ActionResult, duration_ms: float) -> SuccessRecord:

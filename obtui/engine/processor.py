@@ -183,22 +183,11 @@ class Processor:
         return facts, entry, ctx, result
 
     def _prepare(self, job: Job, seen: dict[str, FileFacts]) -> tuple[FileFacts, ManifestEntry | None]:
-        from obtui.engine.inspect import fingerprint_dir, inspect_file
+        from obtui.engine.inspect import inspect_file
 
-        if job.is_dir:
-            st = os.stat(job.path)
-            facts = FileFacts(
-                path=Path(job.path),
-                real_path=Path(job.path),
-                size=0,
-                mtime=st.st_mtime,
-                mtime_ns=st.st_mtime_ns,
-                inode=st.st_ino,
-                sha256=fingerprint_dir(Path(job.path)),
-                is_dir=True,
-            )
-        else:
-            facts = inspect_file(Path(job.path), Path(job.bucket), self._runner().max_file_size)
+        facts = inspect_file(
+            Path(job.path), Path(job.bucket), self._runner().max_file_size, allow_dir=job.is_dir
+        )
         seen["facts"] = facts
         return facts, self._store.manifest_get(job.path)
 
