@@ -34,7 +34,7 @@ async def reload_from_file(engine: Engine, path: Path) -> bool:
         config = await asyncio.to_thread(load_config, path, required=True)
     except ConfigError as exc:
         log.warning("config reload rejected: %s", exc)
-        await engine.record_config_error(str(exc), str(path))
+        await engine.reloader.record_config_error(str(exc), str(path))
         return False
     config = config.with_buckets(engine.cli_buckets)
     engine.apply_config(config)

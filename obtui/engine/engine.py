@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from obtui.config.model import BucketConfig, Config
+from obtui.config.model import Config
+from obtui.engine.buckets import Buckets
 from obtui.engine.control import ReloadDiff
 from obtui.engine.dispatcher import Dispatcher
 from obtui.engine.intake import Intake
@@ -24,7 +25,7 @@ from obtui.engine.metrics import MetricsCollector
 from obtui.engine.patterns import Matcher
 from obtui.engine.processor import Hooks, Processor
 from obtui.engine.publish import Publisher, diff_configs
-from obtui.engine.scanner import Candidate, scan_bucket
+from obtui.engine.reload import Reloader
 from obtui.engine.snapshot import DirReport, EngineSnapshot, ErrorSummary, ScanProgress
 from obtui.engine.watcher import BucketWatcher, OverflowAlarm
 from obtui.tracking.records import ErrorRecord, SuccessRecord
@@ -71,6 +72,8 @@ class Engine:
         self._tasks: list[asyncio.Task[Any]] = []
         self._cancel_scans = threading.Event()
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self.buckets = Buckets(self)
+        self.reloader = Reloader(self)
 
     # ---- thread-safe control (EngineControl) ----------------------------------------------------
 
@@ -91,7 +94,7 @@ class Engine:
         self._call(self._set_paused, False)
 
     def rescan(self) -> None:
-        self._call(self.request_scan_all, "manual")
+        self._call(self.buckets.request_scan_all, "manual")
 
     def reload(self) -> None:
         """Re-read the config file (SIGHUP)."""
@@ -125,9 +128,9 @@ class Engine:
             running = None
         if running is loop:
             diff = diff_configs(self.config, config)
-            self._apply(config, diff)
+            self.reloader._apply(config, diff)
             return diff
-        return asyncio.run_coroutine_threadsafe(self._apply_async(config), loop).result(10)
+        return asyncio.run_coroutine_threadsafe(self.reloader._apply_async(config), loop).result(10)
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """`callback(event)` is called on the engine loop for every outcome (keep it quick)."""
@@ -158,7 +161,7 @@ class Engine:
             self._process,
             concurrency=runner.concurrency,
             capacity=runner.max_queue_size,
-            on_backlog_cleared=lambda: self.request_scan_all("backlog"),
+            on_backlog_cleared=lambda: self.buckets.request_scan_all("backlog"),
         )
         self.intake = Intake(
             matcher=lambda: self.matcher,
@@ -166,8 +169,8 @@ class Engine:
             metrics=self.metrics,
             debounce=runner.debounce_ms / 1000,
             max_delay=runner.max_delay_ms / 1000,
-            polling=self._is_polling,
-            on_bucket_gone=self._bucket_gone,
+            polling=self.buckets._is_polling,
+            on_bucket_gone=self.buckets._bucket_gone,
         )
         self.processor = Processor(
             matcher=lambda: self.matcher,
@@ -179,7 +182,7 @@ class Engine:
             hooks=Hooks(self._on_success, self._on_error, self._on_breaker_open),
         )
         self.publisher = Publisher(self)
-        alarm = OverflowAlarm(self._loop, self._on_overflow)
+        alarm = OverflowAlarm(self._loop, self.buckets._on_overflow)
         alarm.install()
         try:
             await self._load_history()
@@ -196,15 +199,15 @@ class Engine:
             )
             if not self.once:
                 for b in self.config.buckets:
-                    self._start_bucket(b, "start")
-                self._tasks.append(asyncio.create_task(self._periodic_rescan()))
+                    self.buckets._start_bucket(b, "start")
+                self._tasks.append(asyncio.create_task(self.buckets._periodic_rescan()))
                 if self._follow_config and self.config.source is not None:
                     from obtui.engine.config_watch import follow_config
 
                     self._tasks.append(asyncio.create_task(follow_config(self, self.config.source)))
             else:
                 for b in self.config.buckets:
-                    self.request_scan(str(b.path), "start")
+                    self.buckets.request_scan(str(b.path), "start")
             self._tasks.append(asyncio.create_task(self.publisher.run()))
             await self._resume_pending()
             if self.once:
@@ -284,158 +287,6 @@ class Engine:
                     log.warning("%d file(s) wait on an open circuit breaker; left for the next run", waiting)
                     self.failed_this_run += waiting
                 return
-
-    # ---- buckets -------------------------------------------------------------------------------
-
-    def _is_polling(self, bucket: str) -> bool:
-        w = self.watchers.get(bucket)
-        return self.once or (w is not None and w.polling)
-
-    def _bucket_cfg(self, bucket: str) -> BucketConfig | None:
-        return next((b for b in self.config.buckets if str(b.path) == bucket), None)
-
-    def _start_bucket(self, b: BucketConfig, reason: str) -> None:
-        path = str(b.path)
-        if not os.path.isdir(path):
-            self._bucket_gone(path)
-            return
-        poll = b.poll_seconds if b.poll_seconds is not None else self.config.runner.poll_seconds
-        assert self._loop is not None
-        w = BucketWatcher(
-            path, recursive=b.recursive, poll_seconds=poll, loop=self._loop, sink=self.intake.on_events
-        )
-        try:
-            w.start()
-        except OSError as exc:
-            self._bucket_gone(path, f"cannot watch {path}: {exc}")
-            return
-        self.watchers[path] = w
-        self.missing.pop(path, None)
-        self.request_scan(path, reason)
-
-    def _stop_bucket(self, bucket: str) -> None:
-        w = self.watchers.pop(bucket, None)
-        if w:
-            w.stop()
-        self.intake.forget_bucket(bucket)
-        task = self._scan_tasks.pop(bucket, None)
-        if task:
-            task.cancel()
-
-    def _bucket_gone(self, bucket: str, message: str | None = None) -> None:
-        if bucket in self.missing:
-            return
-        self._stop_bucket(bucket)
-        if self._bucket_cfg(bucket) is None:
-            return
-        msg = message or f"bucket {bucket} is missing (deleted?); watching for it to come back"
-        self.missing[bucket] = msg
-        log.warning("%s", msg)
-        from obtui.engine.failures import ProcessingError
-        from obtui.engine.outcomes import error_record
-        from obtui.tracking.records import Category
-
-        class BucketMissingError(ProcessingError):
-            category = Category.FILE_ACCESS
-            component = "Watcher"
-            operation = "watchDirectory"
-            suggestion = "Create the folder again; obtui resumes watching it by itself."
-
-        rec = error_record(BucketMissingError(msg, code="ENOENT"), path=None, bucket=bucket, rule=None)
-        self._spawn(self._record_error(rec))
-        self._spawn(self._wait_for_bucket(bucket))
-
-    async def _wait_for_bucket(self, bucket: str) -> None:
-        while bucket in self.missing and not self._stop.is_set():
-            await asyncio.sleep(1.0)
-            cfg = self._bucket_cfg(bucket)
-            if cfg is None:
-                self.missing.pop(bucket, None)
-                return
-            if os.path.isdir(bucket):
-                self.missing.pop(bucket, None)
-                log.info("bucket %s is back; watching again", bucket)
-                self._start_bucket(cfg, "bucket-added")
-                return
-
-    # ---- scans ---------------------------------------------------------------------------------
-
-    def request_scan_all(self, reason: str) -> None:
-        for b in self.config.buckets:
-            if str(b.path) not in self.missing:
-                self.request_scan(str(b.path), reason)
-
-    def request_scan(self, bucket: str, reason: str) -> None:
-        """Scan `bucket` now, or once more right after the scan already running."""
-        if bucket in self._scan_tasks:
-            self._rescan_requested.add(bucket)
-            return
-        self.metrics.rescans += 1
-        self._scan_tasks[bucket] = asyncio.create_task(self._scan(bucket, reason))
-
-    async def _scan(self, bucket: str, reason: str) -> None:
-        assert self._loop is not None
-        loop = self._loop
-        cfg = self._bucket_cfg(bucket)
-        recursive = cfg.recursive if cfg else True
-        self.scans[bucket] = ScanProgress(bucket, reason=reason)
-
-        def emit(batch: list[Candidate]) -> None:
-            asyncio.run_coroutine_threadsafe(self._accept(bucket, batch), loop).result()
-
-        def progress(scanned: int, queued: int) -> None:
-            loop.call_soon_threadsafe(self._progress, bucket, scanned, queued, reason)
-
-        try:
-            await asyncio.to_thread(
-                scan_bucket,
-                bucket,
-                recursive=recursive,
-                matcher=self.matcher,
-                store=self.store,
-                emit=emit,
-                progress=progress,
-                cancelled=self._cancel_scans,
-                recent_seconds=self.config.runner.debounce_ms / 1000,
-            )
-        except FileNotFoundError:
-            self._bucket_gone(bucket)
-        except Exception:
-            log.exception("scan of %s failed", bucket)
-        finally:
-            self._scan_tasks.pop(bucket, None)
-            self.scans.pop(bucket, None)
-            if bucket in self._rescan_requested and not self._stop.is_set():
-                self._rescan_requested.discard(bucket)
-                self.request_scan(bucket, "again")
-
-    def _progress(self, bucket: str, scanned: int, queued: int, reason: str) -> None:
-        if bucket in self.scans:
-            self.scans[bucket] = ScanProgress(bucket, scanned, queued, True, reason)
-
-    async def _accept(self, bucket: str, batch: list[Candidate]) -> None:
-        from obtui.engine.dispatcher import Job
-
-        d = self.dispatcher
-        for c in batch:
-            if c.path in self.intake.settler or c.path in d.inflight or c.path in d.queue:
-                continue
-            if c.path in self.processor.retrying:
-                continue
-            if c.recent and not c.is_dir:
-                self.intake.settle(bucket, c.path, "created")
-                continue
-            await d.submit_wait(Job(c.path, bucket, c.rel, "scan", is_dir=c.is_dir))
-
-    async def _periodic_rescan(self) -> None:
-        while True:
-            await asyncio.sleep(max(self.config.runner.rescan_seconds, 1.0))
-            self.request_scan_all("periodic")
-
-    def _on_overflow(self, message: str) -> None:
-        self.metrics.overflows += 1
-        log.warning("watcher overflow (%s): rescanning every bucket", message)
-        self.request_scan_all("overflow")
 
     # ---- processing hooks -----------------------------------------------------------------------
 
@@ -517,55 +368,6 @@ class Engine:
 
     def _spawn(self, coro: Any) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
-
-    # ---- reload -------------------------------------------------------------------------------
-
-    async def _apply_async(self, config: Config) -> ReloadDiff:
-        diff = diff_configs(self.config, config)
-        self._apply(config, diff)
-        return diff
-
-    def _apply(self, config: Config, diff: ReloadDiff) -> None:
-        old = self.config
-        self.config = config
-        self.matcher = Matcher(config)
-        r = config.runner
-        self.intake.configure(r.debounce_ms / 1000, r.max_delay_ms / 1000)
-        self.dispatcher.capacity = r.max_queue_size
-        self.dispatcher.set_concurrency(r.concurrency)
-        old_paths = {str(b.path) for b in old.buckets}
-        for b in config.buckets:
-            if str(b.path) not in old_paths:
-                self._start_bucket(b, "bucket-added")
-        new_paths = {str(b.path) for b in config.buckets}
-        for p in old_paths - new_paths:
-            self._stop_bucket(p)
-            self.missing.pop(p, None)
-        self.last_reload = f"{time.strftime('%H:%M:%S')}: {diff.summary()}"
-        log.info("config reloaded: %s", diff.summary())
-        if not diff.empty:
-            self.request_scan_all("reload")
-
-    def report_config_error(self, message: str, source: str | None) -> None:
-        """Thread-safe `record_config_error` for clients that validate config themselves."""
-        self._call(lambda: self._spawn(self.record_config_error(message, source)))
-
-    async def record_config_error(self, message: str, source: str | None) -> None:
-        """A reload that failed validation: the old rules stay; the failure goes on record."""
-        from obtui.engine.failures import ProcessingError
-        from obtui.engine.outcomes import error_record
-        from obtui.tracking.records import Category
-
-        class ConfigReloadError(ProcessingError):
-            category = Category.CONFIGURATION
-            component = "Config"
-            operation = "reloadConfig"
-            suggestion = "Fix the config file; the previous rules stay in force until then."
-
-        self.last_reload = f"{time.strftime('%H:%M:%S')}: rejected ({message.splitlines()[0]})"
-        await self._record_error(
-            error_record(ConfigReloadError(message), path=source, bucket=None, rule=None)
-        )
 
 
 def _summary(e: ErrorRecord) -> ErrorSummary:

@@ -63,4 +63,4 @@ class EngineThread:
 
     def record_config_error(self, message: str, source: str | None) -> None:
         """Put a rejected config edit on record (Configuration category); does not block."""
-        self.engine.report_config_error(message, source)
+        self.engine.reloader.report_config_error(message, source)
