@@ -142,6 +142,7 @@ class OutputError(ProcessingError):
     """Writing an output failed (disk full, read-only, permission)."""
 
     category = Category.SYSTEM
+    transient = True  # a full disk or a remounted folder can recover: retry, then the breaker waits
     counts_for_breaker = True
     operation = "writeOutput"
     suggestion = "Check free space and permissions of the output folder."

@@ -271,6 +271,16 @@ class Processor:
                 self._hooks.on_breaker_open(rule.name)
         else:
             breaker.neutral()
+        if for_breaker and breaker.state != "closed":
+            # The rule's tool (or its output disk) is down and the breaker is open: this file
+            # waits with the others instead of being settled as failed, and runs again once a
+            # half-open trial succeeds. The failure still goes on record (not as a failed file).
+            await self._record_error(
+                error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt),
+                None,
+            )
+            self._park(job, breaker)
+            return
         if transient and job.attempt <= rule.retries:
             self._schedule_retry(job)
             return
