@@ -9,6 +9,7 @@ absolute paths with `PurePath.full_match`, so `*` matches nothing.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,9 +75,9 @@ class GitIgnores:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._cache: dict[str, tuple[int, PathSpec | None]] = {}
+        self._cache: dict[str, tuple[int, _GitRules | None]] = {}
 
-    def _spec_for(self, rel_dir: str) -> PathSpec | None:
+    def _spec_for(self, rel_dir: str) -> _GitRules | None:
         f = self.root / rel_dir / ".gitignore" if rel_dir else self.root / ".gitignore"
         try:
             mtime = f.stat().st_mtime_ns
@@ -87,10 +88,8 @@ class GitIgnores:
         if cached and cached[0] == mtime:
             return cached[1]
         try:
-            spec: PathSpec | None = PathSpec.from_lines(
-                GitIgnoreSpecPattern, f.read_text(errors="replace").splitlines()
-            )
-        except Exception:  # an unparsable .gitignore must not stop processing
+            spec: _GitRules | None = _git_rules(f.read_text(errors="replace").splitlines())
+        except Exception:  # an unreadable .gitignore must not stop processing
             spec = None
         self._cache[rel_dir] = (mtime, spec)
         return spec
@@ -114,10 +113,61 @@ class GitIgnores:
             if spec is None:
                 continue
             sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
-            res = spec.check_file(sub)
-            if res.include is not None:
-                verdict = bool(res.include)
+            res = _self_match(spec, sub)
+            if res is not None:
+                verdict = res
         return verdict
+
+
+# Fixes below were found by tests/reliability/test_patterns_property.py (GitIgnores against
+# `git check-ignore` on generated trees). pathspec lets a pattern match everything *below* a
+# folder it matches, which is right for one flat ignore check but wrong here, where
+# `GitIgnores.ignored` decides each parent folder on its own first:
+#   - `a` + `!b/`: pathspec re-included the file `b/a` (`!b/` "matched" it); git ignores it.
+#   - `b/` + `!b/**`: pathspec re-included the folder `b` itself; git keeps it ignored.
+#   - `a/**/`: pathspec matched the folder `a` itself; git only the folders below it.
+#   - one invalid line made the whole file count as empty; git skips just that line.
+_GitRules = list[tuple[bool, "re.Pattern[str]", bool]]  # (include, regex, anchored at the end)
+
+
+def _git_line(line: str) -> str:
+    """`a/**/` as pathspec needs it to mean what git means: folders below `a` (`a/**/*/`)."""
+    stripped = line.rstrip(" ")
+    if stripped.endswith("/**/") and not stripped.endswith("\\/**/"):
+        return stripped + "*/"
+    return line
+
+
+def _git_rules(lines: list[str]) -> _GitRules:
+    rules: _GitRules = []
+    for line in lines:
+        try:
+            pattern = GitIgnoreSpecPattern(_git_line(line))
+        except Exception:  # git ignores an invalid line and keeps the rest
+            continue
+        rx = pattern.regex
+        if pattern.include is None or rx is None:
+            continue
+        if "ps_d" in rx.groupindex:
+            # The folder marker must end the path: the pattern matches `sub` itself, not a
+            # folder above it.
+            rules.append((bool(pattern.include), re.compile(f"(?:{rx.pattern})$", rx.flags), True))
+        else:
+            rules.append((bool(pattern.include), rx, False))
+    return rules
+
+
+def _self_match(rules: _GitRules, sub: str) -> bool | None:
+    """The verdict of the last rule that matches `sub` itself (folders end in '/'), or None."""
+    verdict: bool | None = None
+    for include, rx, anchored in rules:
+        m = rx.search(sub)
+        if m is None:
+            continue
+        if not anchored and sub.endswith("/") and m.group(0) == sub:
+            continue  # `b/**` (regex `^b/`) against the folder `b/` itself: git says no
+        verdict = include
+    return verdict
 
 
 class Matcher:
