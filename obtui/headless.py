@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -38,7 +39,9 @@ def setup_logging(state_dir: Path, *, stderr: bool) -> None:
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     root = logging.getLogger("obtui")
     root.setLevel(logging.INFO)
-    fh = logging.FileHandler(state_dir / "obtui.log", encoding="utf-8")
+    log_path = state_dir / "obtui.log"
+    os.close(os.open(log_path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))  # private, whatever the umask
+    fh = logging.FileHandler(log_path, encoding="utf-8")
     fh.setFormatter(JsonFormatter())
     root.addHandler(fh)
     if stderr:

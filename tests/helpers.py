@@ -72,7 +72,16 @@ def running_engine(config: Config, state_dir: Path, **kw: Any) -> Iterator[Any]:
         if host.error:
             raise host.error
         # Watchers are started right after the state flips; wait for their observers.
-        wait_for(lambda: all(w.alive for w in list(engine.watchers.values())) or engine.once, what="watchers")
+        wait_for(
+            lambda: (
+                engine.once
+                or (
+                    len(engine.watchers) + len(engine.missing) >= len(config.buckets)
+                    and all(w.alive for w in list(engine.watchers.values()))
+                )
+            ),
+            what="watchers",
+        )
         yield engine
     finally:
         host.request_stop()
@@ -119,3 +128,126 @@ def write_slowly(path: Path, chunks: list[bytes], pause: float) -> None:
             f.flush()
             if i < len(chunks) - 1:
                 time.sleep(pause)  # the writer's own pace, not test synchronisation
+
+
+# ---- reliability-suite helpers (tests/reliability) ------------------------------------------
+
+
+def stage_files(folder: Path, n: int, prefix: str = "f", suffix: str = ".txt", start: int = 0) -> list[Path]:
+    """Create `n` small distinct files in `folder` (outside any bucket), ready to be moved in."""
+    folder.mkdir(parents=True, exist_ok=True)
+    width = max(6, len(str(start + n)))
+    out = []
+    for i in range(start, start + n):
+        p = folder / f"{prefix}{i:0{width}d}{suffix}"
+        p.write_bytes(f"file {prefix}{i} TODO check\n".encode())
+        out.append(p)
+    return out
+
+
+def move_into(files: list[Path], dest: Path) -> list[Path]:
+    """`os.rename` every file into `dest` (same filesystem) as fast as possible: one burst."""
+    moved = []
+    for f in files:
+        target = dest / f.name
+        os.rename(f, target)
+        moved.append(target)
+    return moved
+
+
+def engine_idle(engine: Any) -> bool:
+    """Nothing settling, queued, running, waiting or being scanned (per the latest snapshot)."""
+    s = engine.snapshot()
+    q = s.queue
+    return not (q.settling or q.pending or q.processing or q.waiting or any(x.running for x in s.scans))
+
+
+def start_headless(
+    state: Path,
+    *dirs: Path,
+    config: Path | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    once: bool = False,
+) -> subprocess.Popen[bytes]:
+    """`python -m obtui --headless` as a child process (stdout discarded, stderr to a log file)."""
+    args = [sys.executable, "-m", "obtui", "--headless", "--state-dir", str(state)]
+    if once:
+        args.append("--once")
+    if config is not None:
+        args += ["--config", str(config)]
+    full_env = {**os.environ, "OBTUI_CONFIG": str(state.parent / "no-config.toml"), **(env or {})}
+    # stderr goes to a file, not a pipe: nobody reads a pipe while the runner works, and a full
+    # pipe would block the runner's status line.
+    log = state.parent / "headless-stderr.log"
+    with open(log, "ab") as err:
+        proc = subprocess.Popen(
+            [*args, *map(str, dirs)], stdout=subprocess.DEVNULL, stderr=err, env=full_env, cwd=cwd
+        )
+    proc.stderr_log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def headless_stderr(proc: subprocess.Popen[bytes]) -> str:
+    log = getattr(proc, "stderr_log", None)
+    return log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
+
+
+def runner_started(state: Path, proc: subprocess.Popen[bytes]) -> bool:
+    """The child `proc` holds the state dir's runner lock (it writes its pid into it) and its
+    record tables exist. Raises if it died."""
+    if proc.poll() is not None:
+        raise AssertionError(f"runner exited early with {proc.returncode}: {headless_stderr(proc)}")
+    try:
+        if (state / "runner.lock").read_text().strip() != str(proc.pid):
+            return False
+    except OSError:
+        return False
+    # The lock is taken before the record store opens: also wait for its tables, so that
+    # `success_count` right after this never sees a half-created database.
+    try:
+        return bool(db_rows(state, "select 1 from sqlite_master where type = 'table' and name = 'successes'"))
+    except sqlite3.Error:
+        return False
+
+
+def toml_str(s: str | Path) -> str:
+    """A TOML basic string for any text (JSON escapes are valid TOML escapes)."""
+    import json
+
+    return json.dumps(str(s))
+
+
+def quick_full(argname: str, quick: Any, full: Any, *, full_timeout: float = 1800) -> Any:
+    """Parametrize a reliability test: `quick` runs in `make test`, `full` only with `-m stress`.
+    With several names (`"rounds,n"`), `quick` and `full` are tuples."""
+    import pytest
+
+    several = "," in argname
+    q, f = (quick, full) if several else ((quick,), (full,))
+    return pytest.mark.parametrize(
+        argname,
+        [
+            pytest.param(*q, id="quick"),
+            pytest.param(*f, id="full", marks=[pytest.mark.stress, pytest.mark.timeout(full_timeout)]),
+        ],
+    )
+
+
+def scan_finished_after(engine: Any, rescans_before: int) -> bool:
+    """A scan requested after `rescans_before` was counted has run to its end and all is idle.
+
+    `rescans` grows on the engine loop in the same step that registers the scan task, so once a
+    snapshot shows the higher count, an empty task table means that scan is over."""
+    return (
+        engine.snapshot().metrics.rescans > rescans_before and not engine._scan_tasks and engine_idle(engine)
+    )
+
+
+def outcome_counts(state: Path) -> tuple[int, int, int]:
+    """(success records, distinct paths among them, error records)."""
+    (s, d), (e,) = (
+        db_rows(state, "select count(*), count(distinct file_path) from successes")[0],
+        db_rows(state, "select count(*) from errors")[0],
+    )
+    return s, d, e
