@@ -93,13 +93,19 @@ def main() -> None:
         ours = startup([sys.executable, "-m", "obtui", "--report", "--state-dir", state])
         bare = startup([sys.executable, "-c", "pass"])
         imp = startup([sys.executable, "-c", "import sqlite3, json"])
-    print(f"start-up: obtui --report {ours:.0f} ms · python -c pass {bare:.0f} ms · import sqlite3,json {imp:.0f} ms"
-          f" → ratio to bare python {ours / bare:.2f}x")
+    print(
+        f"start-up: obtui --report {ours:.0f} ms · python -c pass {bare:.0f} ms · import sqlite3,json {imp:.0f} ms"
+        f" → ratio to bare python {ours / bare:.2f}x"
+    )
     o, p = idle_cpu(args.idle_seconds)
-    print(f"idle CPU over {args.idle_seconds:.0f}s: obtui {o:.2f}% of a core · inotifywait -m "
-          + (f"{p:.2f}%" if p is not None else "(not installed)"))
+    print(
+        f"idle CPU over {args.idle_seconds:.0f}s: obtui {o:.2f}% of a core · inotifywait -m "
+        + (f"{p:.2f}%" if p is not None else "(not installed)")
+    )
     base, peak = peak_rss(args.files)
-    print(f"peak RSS: {peak:.0f} MB after {args.files:,} files (interpreter with obtui imported: {base:.0f} MB)")
+    print(
+        f"peak RSS: {peak:.0f} MB after {args.files:,} files (interpreter with obtui imported: {base:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,9 +42,7 @@ class RecordStore(Protocol):
         """Store the record and the manifest entry in one transaction; return it with its id."""
         ...
 
-    def commit_error(
-        self, record: ErrorRecord, entry: ManifestEntry | None = None
-    ) -> ErrorRecord:
+    def commit_error(self, record: ErrorRecord, entry: ManifestEntry | None = None) -> ErrorRecord:
         """Store the error record (and, when given, the manifest entry) in one transaction."""
         ...
 

@@ -21,6 +21,8 @@ from obtui.tui.format import trim_left, trim_right
 
 Renderer = Callable[[Any, int], Text]
 
+MAX_SINGLE_REMOVALS = 8  # more rows gone than this: rebuild instead of removing one by one
+
 
 def text_cell(value: Any, width: int) -> Text:
     """Plain text, cut at the end. Never parsed as markup (paths may contain `[...]`)."""
@@ -120,14 +122,24 @@ class KeyedTable(DataTable[Text]):
         if not self.columns:  # not mounted yet: remember, draw on mount
             self._rows = new
             return
-        for key in [k for k in self._rows if k not in new]:
-            self.remove_row(key)
-            del self._rows[key]
+        gone = [k for k in self._rows if k not in new]
         kept = [k for k in new if k in self._rows]
-        if kept != list(self._rows) or list(new)[: len(kept)] != kept:
+        # Decide on a rebuild before removing anything: DataTable.remove_row re-indexes every
+        # remaining row and refreshes the cursor (O(rows) per call). In a burst hundreds of rows
+        # leave the queue table between two polls, and the order changes too (files move from
+        # pending to processing, at the top); removing them one by one before the rebuild anyway
+        # took most of the UI thread's time (and the engine's GIL share away).
+        if (
+            len(gone) > MAX_SINGLE_REMOVALS
+            or kept != [k for k in self._rows if k in new]
+            or list(new)[: len(kept)] != kept
+        ):
             self._rows = new
             self._rebuild()
             return
+        for key in gone:
+            self.remove_row(key)
+            del self._rows[key]
         for key in kept:
             old, values = self._rows[key], new[key]
             if old == values:
