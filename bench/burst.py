@@ -4,7 +4,7 @@
 
 Prints files/s, lost files and p50/p95 latency for:
   - obtui note action, a moved-in burst           vs  inotifywait -m | xargs -P2 cp (when installed)
-  - obtui `cp {path} OUT/` command rule, same burst vs  find | xargs -P2 -n1 cp (one cp per file, like the rule)
+  - obtui `cp {path} OUT/` command rule, same burst vs  find | xargs -P2 -I{} cp (one cp per file, like the rule)
   - a latency series of single drops for the note action and the cp rule.
 Figures are ratios against the peer run in the same session, never absolute targets.
 """
@@ -27,6 +27,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from obtui.config.model import BucketConfig, Config, RuleConfig, RunnerConfig  # noqa: E402
 from obtui.engine.engine import Engine  # noqa: E402
 from obtui.engine.engine_thread import EngineThread  # noqa: E402
+
+
+def wait_settled(folder: Path, suffix: str, n: int, quiet: float = 3.0, limit: float = 600) -> int:
+    """Wait until `n` outputs exist, or the count stopped growing for `quiet` seconds (a peer
+    that lost events never gets there). Returns the count."""
+    end = time.monotonic() + limit
+    last, last_change = -1, time.monotonic()
+    while time.monotonic() < end:
+        c = count(folder, suffix)
+        if c >= n:
+            return c
+        if c != last:
+            last, last_change = c, time.monotonic()
+        elif time.monotonic() - last_change >= quiet:
+            return c
+        time.sleep(0.2)
+    return count(folder, suffix)
 
 
 def make_files(folder: Path, n: int, prefix: str = "f") -> None:
@@ -129,9 +146,31 @@ def peer_inotify_burst(root: Path, n: int) -> dict[str, float] | None:
     t0 = time.monotonic()
     for e in os.scandir(src):
         os.rename(e.path, bucket / e.name)
-    wait_until(lambda: count(out, ".txt") >= n, 600)
+    got = wait_settled(out, ".txt", n)
     elapsed = time.monotonic() - t0
-    got = count(out, ".txt")
+    os.killpg(proc.pid, 9)
+    proc.wait()
+    return {"files/s": got / elapsed, "lost": n - got, "seconds": elapsed}
+
+
+def peer_watchmedo_burst(root: Path, n: int) -> dict[str, float] | None:
+    """watchmedo shell-command running cp for each event (patterns must be `**/...`: watchdog 7
+    matches absolute paths, so a plain `*.txt` would match nothing)."""
+    exe = shutil.which("watchmedo") or str(Path(sys.executable).parent / "watchmedo")
+    if not os.path.exists(exe):
+        return None
+    src, bucket, out = root / "wm-src", root / "wm-bucket", root / "wm-out"
+    make_files(src, n)
+    bucket.mkdir()
+    out.mkdir()
+    cmd = [exe, "shell-command", "-p", "**/*.txt", "-c", f'cp "${{watch_src_path}}" {out}/', str(bucket)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(1.0)  # watchmedo has no readiness signal either
+    t0 = time.monotonic()
+    for e in os.scandir(src):
+        os.rename(e.path, bucket / e.name)
+    got = wait_settled(out, ".txt", n)
+    elapsed = time.monotonic() - t0
     os.killpg(proc.pid, 9)
     proc.wait()
     return {"files/s": got / elapsed, "lost": n - got, "seconds": elapsed}
@@ -142,7 +181,7 @@ def peer_find_xargs(root: Path, n: int) -> dict[str, float]:
     make_files(src, n)
     out.mkdir()
     t0 = time.monotonic()
-    subprocess.run(["bash", "-c", f"find {src} -type f | xargs -P2 -n1 -I{{}} cp {{}} {out}/"], check=True)
+    subprocess.run(["bash", "-c", f"find {src} -type f | xargs -P2 -I{{}} cp {{}} {out}/"], check=True)
     elapsed = time.monotonic() - t0
     return {"files/s": n / elapsed, "lost": n - count(out, ".txt"), "seconds": elapsed}
 
@@ -177,6 +216,7 @@ def fmt(d: dict[str, float] | None) -> str:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # figures appear as they are measured
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--drops", type=int, default=50)
@@ -194,10 +234,14 @@ def main() -> None:
         print(f"inotifywait | xargs -P2 cp : {fmt(peer)}")
         if peer:
             print(f"  ratio note/peer files/s  : {note_burst['files/s'] / peer['files/s']:.2f}x")
+        wm = peer_watchmedo_burst(root, args.files)
+        print(f"watchmedo shell-command cp : {fmt(wm)}")
+        if wm and wm["files/s"]:
+            print(f"  ratio note/watchmedo     : {note_burst['files/s'] / wm['files/s']:.2f}x")
         cp_burst = obtui_burst(root, args.files, cp, "cp")
         find = peer_find_xargs(root, args.files)
         print(f"obtui cp-rule burst        : {fmt(cp_burst)}")
-        print(f"find | xargs -P2 -n1 cp    : {fmt(find)}")
+        print(f"find | xargs -P2 -I{{}} cp  : {fmt(find)}")
         print(f"  ratio cp-rule/find       : {cp_burst['files/s'] / find['files/s']:.2f}x")
         print(f"latency, note ({args.drops} drops)   : {fmt(latency_series(root, args.drops, note, 'note'))}")
         print(f"latency, cp rule ({args.drops} drops): {fmt(latency_series(root, args.drops, cp, 'cp'))}")
