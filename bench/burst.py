@@ -130,19 +130,20 @@ def obtui_burst(root: Path, n: int, rule: RuleConfig, label: str) -> dict[str, f
     }
 
 
-def peer_inotify_burst(root: Path, n: int) -> dict[str, float] | None:
-    if not shutil.which("inotifywait"):
-        return None
-    src, bucket, out = root / "peer-src", root / "peer-bucket", root / "peer-out"
+def watcher_peer_burst(
+    root: Path, n: int, label: str, argv: list[str], ready_wait: float
+) -> dict[str, float]:
+    """Start a peer watcher (`argv`, with {bucket} and {out} filled in), move N files into its
+    folder, and count its copies until they are all there or stop coming."""
+    src, bucket, out = root / f"{label}-src", root / f"{label}-bucket", root / f"{label}-out"
     make_files(src, n)
     bucket.mkdir()
     out.mkdir()
-    pipeline = (
-        f"inotifywait -m -q -e close_write,moved_to --format '%w%f' {bucket} | "
-        f"xargs -P2 -I{{}} cp {{}} {out}/"
+    argv = [a.format(bucket=bucket, out=out) for a in argv]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    proc = subprocess.Popen(["bash", "-c", pipeline], start_new_session=True)
-    time.sleep(0.5)  # inotifywait has no readiness signal; give it time to set its watch
+    time.sleep(ready_wait)  # the peers have no readiness signal; give them time to set their watch
     t0 = time.monotonic()
     for e in os.scandir(src):
         os.rename(e.path, bucket / e.name)
@@ -151,6 +152,15 @@ def peer_inotify_burst(root: Path, n: int) -> dict[str, float] | None:
     os.killpg(proc.pid, 9)
     proc.wait()
     return {"files/s": got / elapsed, "lost": n - got, "seconds": elapsed}
+
+
+def peer_inotify_burst(root: Path, n: int) -> dict[str, float] | None:
+    if not shutil.which("inotifywait"):
+        return None
+    pipeline = (
+        "inotifywait -m -q -e close_write,moved_to --format '%w%f' {bucket} | xargs -P2 -I{{}} cp {{}} {out}/"
+    )
+    return watcher_peer_burst(root, n, "peer", ["bash", "-c", pipeline], 0.5)
 
 
 def peer_watchmedo_burst(root: Path, n: int) -> dict[str, float] | None:
@@ -159,21 +169,8 @@ def peer_watchmedo_burst(root: Path, n: int) -> dict[str, float] | None:
     exe = shutil.which("watchmedo") or str(Path(sys.executable).parent / "watchmedo")
     if not os.path.exists(exe):
         return None
-    src, bucket, out = root / "wm-src", root / "wm-bucket", root / "wm-out"
-    make_files(src, n)
-    bucket.mkdir()
-    out.mkdir()
-    cmd = [exe, "shell-command", "-p", "**/*.txt", "-c", f'cp "${{watch_src_path}}" {out}/', str(bucket)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    time.sleep(1.0)  # watchmedo has no readiness signal either
-    t0 = time.monotonic()
-    for e in os.scandir(src):
-        os.rename(e.path, bucket / e.name)
-    got = wait_settled(out, ".txt", n)
-    elapsed = time.monotonic() - t0
-    os.killpg(proc.pid, 9)
-    proc.wait()
-    return {"files/s": got / elapsed, "lost": n - got, "seconds": elapsed}
+    argv = [exe, "shell-command", "-p", "**/*.txt", "-c", 'cp "${{watch_src_path}}" {out}/', "{bucket}"]
+    return watcher_peer_burst(root, n, "wm", argv, 1.0)
 
 
 def peer_find_xargs(root: Path, n: int) -> dict[str, float]:
