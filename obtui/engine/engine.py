@@ -237,7 +237,7 @@ class Engine:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, *self._scan_tasks.values(), return_exceptions=True)
-        await _maybe_await(self.writer.close())
+        await self.writer.close()
         self.state = "stopped"
         log.info(
             "%s stopped: %d processed, %d failed", self.run_id, self.metrics.successful, self.metrics.failed
@@ -374,9 +374,3 @@ def _summary(e: ErrorRecord) -> ErrorSummary:
     return ErrorSummary(
         e.error_id, e.timestamp, str(e.severity), str(e.category), e.message, e.file_path, e.rule
     )
-
-
-async def _maybe_await(x: Any) -> Any:
-    if asyncio.iscoroutine(x) or isinstance(x, asyncio.Future):
-        return await x
-    return x

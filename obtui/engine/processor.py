@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from obtui import __version__
@@ -224,7 +225,7 @@ class Processor:
         t0: float,
     ) -> None:
         if rule.result_json:
-            await self._result_json(job, rule, ctx, "COMPLETED", result, None)
+            await self._result_json(job, rule, ctx, "COMPLETED", result, None, t0)
         duration_ms = (time.perf_counter() - t0) * 1000
         record = success_record(ctx, result, duration_ms)
         status = ManifestStatus.DONE if rule.on_success.kind == "keep" else ManifestStatus.POST_PENDING
@@ -286,7 +287,7 @@ class Processor:
             return
         duration_ms = (time.perf_counter() - t0) * 1000
         if rule.result_json and os.path.lexists(job.path):
-            await self._result_json(job, rule, None, "FAILED", None, exc)
+            await self._result_json(job, rule, None, "FAILED", None, exc, t0)
         record = error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt)
         entry = manifest_entry(job.path, job.bucket, facts, ManifestStatus.FAILED, rule.name)
         if await self._record_error(record, entry, failed=True):
@@ -331,10 +332,13 @@ class Processor:
         status: str,
         result: ActionResult | None,
         error: Exception | None,
+        t0: float,
     ) -> None:
         from obtui.engine.actions.post import write_result_json
 
-        started = now_iso()
+        # When processing began (t0 is a perf_counter reading), so duration_seconds is real.
+        began = datetime.fromtimestamp(time.time() - (time.perf_counter() - t0), UTC)
+        started = began.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         try:
             await asyncio.to_thread(
                 write_result_json, Path(job.path), ctx, status, result, error, started, now_iso(), rule=rule

@@ -189,3 +189,21 @@ def test_dropped_folder_gets_a_summary_note_with_its_tree(buckets, tmp_path):
     text = summary.read_text()
     assert "README.md" in text and "main.py" in text and "└──" in text
     assert "TODO: ship" in text and "FIXME" in text
+
+
+def test_result_json_records_status_and_real_duration(buckets):
+    inc, _, state = buckets
+    rule = RuleConfig(
+        name="slowcopy",
+        patterns=("*.job",),
+        action="command",
+        command=(sys.executable, "-c", "import time; time.sleep(0.3)"),
+        result_json=True,
+    )
+    with running_engine(make_config([inc], [rule]), state):
+        (inc / "a.job").write_text("work\n")
+        result = inc / "a.job.result.json"
+        wait_for(lambda: result.exists() and success_count(state) == 1, what="result.json")
+    doc = json.loads(result.read_text())
+    assert doc["final_status"] == "COMPLETED" and doc["rule"] == "slowcopy"
+    assert doc["duration_seconds"] >= 0.3
