@@ -9,7 +9,9 @@ from obtui.engine.control import EngineControl
 
 @runtime_checkable
 class EngineHost(EngineControl, Protocol):
-    """An engine running on its own thread and event loop (`obtui.engine.engine_thread.EngineThread`).
+    """An engine running apart from the UI: in a child process (`obtui.engine.engine_process.
+    EngineProcess`, what `obtui DIR` uses) or on a thread and loop of its own in this process
+    (`obtui.engine.engine_thread.EngineThread`).
 
     Every method is safe to call from the UI thread: `snapshot`, `pause`, `resume`, `rescan` and
     `request_stop` never block; `apply_config` may block briefly, so the TUI calls it from a thread

@@ -1,4 +1,4 @@
-"""Start the dashboard: the engine on its own thread, the Textual app on the main thread."""
+"""Start the dashboard: the engine in a process of its own, the Textual app in this one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from obtui.config.model import Config
 
 def run_tui(config: Config, state_dir: Path, *, cli_buckets: list[Path]) -> int:
     """Run the dashboard until the user quits. Exit code 0, or 2 if the engine could not start."""
-    from obtui.engine.engine import Engine
-    from obtui.engine.engine_thread import EngineThread
+    from obtui.engine.engine_process import EngineProcess
     from obtui.headless import setup_logging
     from obtui.tracking.runtime_files import RunnerLockedError, runner_alive
     from obtui.tui.app import make_app
@@ -26,16 +25,18 @@ def run_tui(config: Config, state_dir: Path, *, cli_buckets: list[Path]) -> int:
         return 2
     setup_logging(state_dir, stderr=False)  # the terminal belongs to the UI
     # The app follows the config file itself (it also refreshes an open editor), so the
-    # engine's own follower is off here.
-    engine = Engine(config, state_dir, cli_buckets=cli_buckets, follow_config=False)
-    host = EngineThread(engine)
+    # engine process leaves that to it.
+    host = EngineProcess(config, state_dir, cli_buckets=cli_buckets)
     store = _LazyStore(state_dir)
     app = make_app(host, store, config, config_path=config.source, cli_buckets=cli_buckets)
+    app.freeze_gc = True
     app.run()
     host.request_stop()
     if not host.join(config.runner.shutdown_grace_seconds + 10):
         host.request_stop(force=True)
-        host.join(10)
+        if not host.join(10):
+            host.kill()
+            host.join(5)
     store.close()
     if isinstance(host.error, RunnerLockedError):
         print(f"obtui: {host.error}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """The TUI issue's acceptance on the REAL engine (no fakes): real bucket folders, real watchdog
-observers, real SQLite, the engine on its own thread (`EngineThread`) and the app's real 4×/s poll.
+observers, real SQLite and the app's real 4×/s poll, with the engine in a child process
+(`EngineProcess`, what `obtui DIR` runs) and on a thread of this one (`EngineThread`).
 
 Every wait is a condition polled with a deadline (`until`), never a fixed sleep.
 """
@@ -23,8 +24,10 @@ from tui.harness import THEMES
 
 from obtui.config.model import Config
 from obtui.engine.engine import Engine
+from obtui.engine.engine_process import EngineProcess
 from obtui.engine.engine_thread import EngineThread
 from obtui.tui.app import ObtuiApp, make_app
+from obtui.tui.host import EngineHost
 from obtui.tui.launch import _LazyStore
 from obtui.tui.screens.config_editor import ConfigEditorScreen
 from obtui.tui.screens.dashboard import DashboardScreen
@@ -76,10 +79,9 @@ def queue_count(app: ObtuiApp, name: str) -> int:
     return int(m.group(1).replace(",", ""))
 
 
-def engine_ready(engine: Engine) -> bool:
-    return (
-        engine.state == "running" and bool(engine.watchers) and all(w.alive for w in engine.watchers.values())
-    )
+def engine_ready(host: EngineHost) -> bool:
+    snap = host.snapshot()
+    return snap.state == "running" and bool(snap.buckets) and all(b.state == "watching" for b in snap.buckets)
 
 
 def errors_for(state: Path, name: str) -> list[tuple[str, str]]:
@@ -100,38 +102,50 @@ def watchdog_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if type(t).__module__.startswith("watchdog") and t.is_alive()]
 
 
+HOSTS = ["process", "thread"]
+
+
+def make_host(kind: str, config: Config, state: Path) -> EngineProcess | EngineThread:
+    if kind == "process":
+        return EngineProcess(config, state)
+    return EngineThread(Engine(config, state, follow_config=False))
+
+
 @contextlib.asynccontextmanager
 async def real_app(
-    config: Config, state: Path, config_path: Path | None = None
-) -> AsyncIterator[tuple[ObtuiApp, EngineThread, Engine]]:
-    """The app on a real `EngineThread`, wired as `run_tui` does (read-only lazy store); the engine
+    kind: str, config: Config, state: Path, config_path: Path | None = None
+) -> AsyncIterator[tuple[ObtuiApp, EngineProcess | EngineThread]]:
+    """The app on a real engine host, wired as `run_tui` does (read-only lazy store); the engine
     is always stopped and joined, and the store closed, on the way out."""
-    engine = Engine(config, state, follow_config=False)
-    host = EngineThread(engine)
+    host = make_host(kind, config, state)
     store = _LazyStore(state)
     app = make_app(host, store, config, config_path=config_path, themes_dirs=[THEMES], cli_buckets=[])
     joined = False
     try:
-        yield app, host, engine
+        yield app, host
     finally:
         host.request_stop()
         joined = host.join(30)  # blocking is fine here: the app has exited already
         store.close()
-    assert joined, "the engine thread did not end within 30 s"
+    assert joined, f"the engine {kind} did not end within 30 s"
     assert host.error is None, host.error
 
 
 # ---- 1 + 3: panes follow the engine; an induced failure reaches every error view; q exits -------
 
 
-def test_dashboard_follows_the_real_engine_and_quits_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", HOSTS)
+def test_dashboard_follows_the_real_engine_and_quits_cleanly(tmp_path: Path, kind: str) -> None:
     # Its own event loop, closed by asyncio.run as `App.run()` closes its loop in `run_tui`: thread
     # workers run in the loop's default executor, whose (non-daemon) threads end only then.
     threads_before = set(threading.enumerate())
-    app, host, engine = asyncio.run(dashboard_scenario(tmp_path))
+    app, host = asyncio.run(dashboard_scenario(tmp_path, kind))
     assert app.return_code == 0
-    assert host.join(10), "engine thread still alive after q"
-    assert engine.state == "stopped"
+    assert host.join(10), f"engine {kind} still alive after q"
+    assert host.snapshot().state == "stopped"
+    assert host.exit_code == 1  # like `obtui --headless`: a file (empty.txt) failed during the run
+    if isinstance(host, EngineProcess):
+        assert host.pid is not None and not Path(f"/proc/{host.pid}").exists(), "engine process left"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # threads that were told to end may need a moment to do so
         left = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
@@ -146,13 +160,13 @@ def test_dashboard_follows_the_real_engine_and_quits_cleanly(tmp_path: Path) -> 
     assert watchdog_threads() == []
 
 
-async def dashboard_scenario(tmp_path: Path) -> tuple[ObtuiApp, EngineThread, Engine]:
+async def dashboard_scenario(tmp_path: Path, kind: str) -> tuple[ObtuiApp, EngineProcess | EngineThread]:
     inc, upl, state = tmp_path / "incoming", tmp_path / "uploads", tmp_path / "state"
     inc.mkdir()
     upl.mkdir()
     config = make_config([inc, upl], debounce_ms=100)
-    async with real_app(config, state) as (app, host, engine), app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: engine_ready(engine), "engine running with its watchers")
+    async with real_app(kind, config, state) as (app, host), app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: engine_ready(host), "engine running with its watchers")
         assert isinstance(app.screen, DashboardScreen)
         await until(pilot, lambda: "Watching    2 dirs" in text(app, "#metrics-figures"), "2 buckets shown")
         assert figure(app, "Files") == 0 and queue_count(app, "done") == 0
@@ -160,7 +174,7 @@ async def dashboard_scenario(tmp_path: Path) -> tuple[ObtuiApp, EngineThread, En
 
         # Paused: dropped files settle and wait in the queue, where the pane shows them.
         await pilot.press("p")
-        await until(pilot, lambda: engine.snapshot().state == "paused", "engine paused")
+        await until(pilot, lambda: host.snapshot().state == "paused", "engine paused")
         (inc / "one.txt").write_text("# One\nTODO: first\n")
         (inc / "two.txt").write_text("second #tag\n")
         (upl / "three.md").write_text("FIXME third\n")
@@ -228,10 +242,10 @@ async def dashboard_scenario(tmp_path: Path) -> tuple[ObtuiApp, EngineThread, En
         # 3: q stops the engine gracefully and the app exits by itself.
         await pilot.press("q")
         await until(pilot, lambda: app.return_code is not None or not app.is_running, "the app to exit")
-        # The app itself stopped the engine (it exits only once the engine thread has ended),
-        # before `real_app` would ask it to on the way out.
-        assert not host.alive and engine.state == "stopped"
-    return app, host, engine
+        # The app itself stopped the engine (it exits only once the engine has ended), before
+        # `real_app` would ask it to on the way out.
+        assert not host.alive
+    return app, host
 
 
 # ---- 2: config hot reload from the editor, end to end ----------------------------------------------
@@ -277,7 +291,10 @@ def replace_line(editor: ConfigEditorScreen, old: str, new: str) -> int:
     return row
 
 
-async def test_editor_save_reloads_the_engine_and_a_bad_edit_keeps_the_old_rules(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", HOSTS)
+async def test_editor_save_reloads_the_engine_and_a_bad_edit_keeps_the_old_rules(
+    tmp_path: Path, kind: str
+) -> None:
     from obtui.config.loader import load_config
 
     inc, state = tmp_path / "incoming", tmp_path / "state"
@@ -286,17 +303,17 @@ async def test_editor_save_reloads_the_engine_and_a_bad_edit_keeps_the_old_rules
     config_file.write_text(CONFIG.format(bucket=toml_str(inc)), encoding="utf-8")
     config = load_config(config_file, required=True)
     async with (
-        real_app(config, state, config_path=config_file) as (app, host, engine),
+        real_app(kind, config, state, config_path=config_file) as (app, host),
         app.run_test(size=SIZE) as pilot,
     ):
         notified = record_titles(app)
-        await until(pilot, lambda: engine_ready(engine), "engine running with its watchers")
+        await until(pilot, lambda: engine_ready(host), "engine running with its watchers")
 
         # Before: *.log matches nothing. A .txt dropped after it shows when the engine is idle.
         (inc / "before.log").write_text("not yet\n")
         (inc / "a.txt").write_text("a\n")
         await until(pilot, lambda: successes_for(state, "a.txt") == 1, "a.txt processed")
-        await until(pilot, lambda: engine_idle(engine), "engine idle")
+        await until(pilot, lambda: engine_idle(host), "engine idle")
         assert successes_for(state, "before.log") == 0 and not (inc / "before.obs.md").exists()
 
         # Edit the patterns in the editor, ctrl+s: saved and applied to the running engine.
@@ -309,8 +326,7 @@ async def test_editor_save_reloads_the_engine_and_a_bad_edit_keeps_the_old_rules
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not editor.dirty, "the save to finish")
         assert config_file.read_text(encoding="utf-8") == saved_text
-        await until(pilot, lambda: engine.config.rules[0].patterns == ("*.txt", "*.log"), "engine reloaded")
-        assert app.config.rules[0].patterns == ("*.txt", "*.log")
+        await until(pilot, lambda: app.config.rules[0].patterns == ("*.txt", "*.log"), "engine reloaded")
         assert any("Saved and applied config.toml" in title for title in notified)
 
         (inc / "x.log").write_text("x TODO\n")
@@ -333,14 +349,13 @@ async def test_editor_save_reloads_the_engine_and_a_bad_edit_keeps_the_old_rules
         assert selection.start[0] == selection.end[0] == grep_row
         assert editor.dirty and app.screen is editor
         assert config_file.read_text(encoding="utf-8") == saved_text  # the file on disk is unchanged
-        assert engine.config.rules[0].grep == "TODO|FIXME"
         assert app.config.rules[0].grep == "TODO|FIXME"
 
         # The old rules stay in force: a new .log is processed, a .md (matches nothing) is not.
         (inc / "z.md").write_text("matches nothing\n")
         (inc / "y.log").write_text("y\n")
         await until(pilot, lambda: successes_for(state, "y.log") == 1, "y.log processed")
-        await until(pilot, lambda: engine_idle(engine), "engine idle")
+        await until(pilot, lambda: engine_idle(host), "engine idle")
         assert successes_for(state, "z.md") == 0 and not (inc / "z.obs.md").exists()
         assert errors_for(state, "z.md") == []
         assert config_file.read_text(encoding="utf-8") == saved_text

@@ -138,6 +138,11 @@ def test_real_binary_in_tmux(tmp_path: Path) -> None:
     finally:
         tmux.kill()
     assert not (state / "runner.lock").exists() or _lock_free(state)
+    # The engine ran in a process of its own, and that process is gone too.
+    from obtui.tracking.runtime_files import read_status
+
+    engine_pid = (read_status(state) or {})["snapshot"]["pid"]
+    assert engine_pid and not Path(f"/proc/{engine_pid}").exists(), "the engine process outlived obtui"
 
 
 def _lock_free(state: Path) -> bool:
