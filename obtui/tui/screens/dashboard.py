@@ -57,7 +57,9 @@ class DashboardScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         if self._timer is not None:
             self._timer.resume()
-        self.poll()
+        # Coming back (escape): draw what was on screen first, then catch up with the engine,
+        # so the key is answered by one frame and not by a frame plus a poll.
+        self.call_after_refresh(self.poll)
 
     def poll(self) -> None:
         """Read the engine's snapshot; redraw when it changed, or each second for the clocks."""

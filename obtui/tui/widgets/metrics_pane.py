@@ -66,7 +66,9 @@ class MetricsPane(Vertical):
 
     def show(self, snap: EngineSnapshot, now: float) -> None:
         """Redraw from `snap`; sparklines get new data only when their history changed."""
-        self.query_one("#metrics-figures", Static).update(metrics_lines(snap, now))
+        # Always the same nine lines in a pane of fixed width: no layout pass needed (a layout
+        # pass re-renders the whole screen, four times a second).
+        self.query_one("#metrics-figures", Static).update(metrics_lines(snap, now), layout=False)
         m = snap.metrics
         if m.event_rate_history != self._events:
             self._events = m.event_rate_history

@@ -68,7 +68,8 @@ class QueuePane(Vertical):
 
     def show(self, snap: EngineSnapshot, now: float) -> None:
         """Redraw from `snap`; waiting times are measured against `now`."""
-        self.query_one("#queue-counts", Static).update(queue_counts(snap))
+        # Always two lines: no layout pass (see MetricsPane.show).
+        self.query_one("#queue-counts", Static).update(queue_counts(snap), layout=False)
         scan = running_scan(snap)
         self.set_class(scan is not None, "-scanning")
         if scan is not None:
