@@ -2,15 +2,18 @@
 
     .venv/bin/python bench/tui_throughput.py [--files 20000] [--rounds 1] [--key-every 0.25]
 
-The same moved-in burst of N files (note action, bench/burst.py's files and engine set-up) runs:
-  (a) headless: the engine thread only;
-  (b) with the TUI: the real `make_app` around the same kind of engine thread, as `run_tui` wires
-      it, run by Textual's headless driver (`run_test`) with its real 4×/s poll timer, in this
-      process (the UI thread and the engine thread share the GIL, as they do in `obtui DIR`).
-files/s is N over the time from the first rename to the last outcome (taken in the engine's own
-outcome callback). During (b), every `--key-every` seconds `?` opens the help screen and escape
-closes it; each key's latency is the time from sending it to the app having switched screens.
-Figures are printed side by side; nothing is asserted.
+The same moved-in burst of N files (note action, bench/burst.py's files, one config file) runs:
+  (a) headless: the real `obtui --headless` binary, in its own process;
+  (b) with the TUI: the real `make_app` on an `EngineProcess`, wired as `run_tui` wires it (the
+      engine in a child process, the app in this one), run by Textual's headless driver
+      (`run_test`) with its real 4×/s poll timer.
+files/s is N over the time from the first rename to the moment the store holds N outcomes (read
+from the SQLite file every 50 ms by a thread of this process, the same way for both). During (b),
+every `--key-every` seconds a key is sent, `?` (opens the help screen) and escape (closes it) in
+turn; each key's latency is
+the time from sending it to the first frame of the new screen being rendered. Keys come one at a
+time, `--key-every` seconds apart, at a typing pace. Figures are printed side by side;
+nothing is asserted.
 """
 
 from __future__ import annotations
@@ -18,13 +21,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
+import json
 import os
+import signal
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,78 +39,136 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import burst  # noqa: E402
 
-from obtui.config.model import RuleConfig  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
 
+CONFIG = """\
+[runner]
+concurrency = 4
+debounce_ms = 200
+rescan_seconds = 3600
 
-class Run(burst.ObtuiRun):
-    """bench/burst.py's engine run, also noting when the N-th outcome arrived."""
+[[buckets]]
+path = {bucket}
 
-    def __init__(self, *args: object, **kw: object) -> None:
-        super().__init__(*args, **kw)  # type: ignore[arg-type]
+[[rules]]
+name = "notes"
+patterns = ["*.txt"]
+action = "note"
+output_dir = {out}
+"""
+
+
+class Outcomes:
+    """Counts the outcomes on record (successes + failed files) from a thread, every 50 ms."""
+
+    def __init__(self, state: Path, n: int) -> None:
+        self.db, self.n = state / "obtui.db", n
+        self.count = 0
         self.finished_at: float | None = None
-        self.on_finish: Callable[[], object] | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="bench-outcomes", daemon=True)
+        self._thread.start()
 
-    def _on_event(self, ev: dict) -> None:  # type: ignore[type-arg]
-        super()._on_event(ev)
-        if self.finished_at is None and self.done + self.failed >= self.target:
-            self.finished_at = time.monotonic()
-            if self.on_finish is not None:
-                self.on_finish()
+    def _read(self) -> int:
+        if not self.db.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)) as c:
+            ok = c.execute("select count(*) from successes").fetchone()[0]
+            failed = c.execute("select count(distinct file_path) from errors").fetchone()[0]
+        return int(ok) + int(failed)
 
-    def ready(self) -> bool:
-        e = self.engine
-        return e.state == "running" and bool(e.watchers) and all(w.alive for w in e.watchers.values())
+    def _watch(self) -> None:
+        while not self.done.is_set():
+            with contextlib.suppress(sqlite3.Error):
+                self.count = self._read()
+            if self.count >= self.n:
+                self.finished_at = time.monotonic()
+                self.done.set()
+                return
+            time.sleep(0.05)
+
+    def wait(self, timeout: float) -> bool:
+        return self.done.wait(timeout)
+
+    def stop(self) -> None:
+        self.done.set()
+        self._thread.join(5)
 
 
-def move_all(src: Path, bucket: Path) -> None:
-    for e in os.scandir(src):
-        os.rename(e.path, bucket / e.name)
+MOVER = "import os, sys\nfor e in os.scandir(sys.argv[1]):\n    os.rename(e.path, os.path.join(sys.argv[2], e.name))\n"
 
 
-def stage(root: Path, label: str, n: int, rule: RuleConfig) -> tuple[Path, Path, Run]:
+def move_all(src: Path, bucket: Path) -> subprocess.Popen[bytes]:
+    """Rename every file of `src` into `bucket` from another process, as another program would
+    (a thread of this one would compete with the UI for the GIL)."""
+    return subprocess.Popen([sys.executable, "-c", MOVER, str(src), str(bucket)])
+
+
+def stage(root: Path, label: str, n: int) -> tuple[Path, Path, Path, Path]:
     src, bucket, state = root / f"{label}-src", root / f"{label}-bucket", root / f"{label}-state"
     burst.make_files(src, n)
     bucket.mkdir()
-    run = Run(bucket, state, rule)
-    run.target = n
-    return src, bucket, run
+    config = root / f"{label}.toml"
+    config.write_text(
+        CONFIG.format(bucket=json.dumps(str(bucket)), out=json.dumps(str(root / f"{label}-out"))),
+        encoding="utf-8",
+    )
+    return src, bucket, state, config
 
 
-def figures(run: Run, n: int, t0: float) -> dict[str, float]:
-    end = run.finished_at or time.monotonic()
-    elapsed = end - t0
-    return {"files/s": n / elapsed, "seconds": elapsed, "lost": n - run.done - run.failed}
+def figures(outcomes: Outcomes, n: int, t0: float) -> dict[str, float]:
+    elapsed = (outcomes.finished_at or time.monotonic()) - t0
+    return {"files/s": n / elapsed, "seconds": elapsed, "lost": n - outcomes.count}
 
 
-def headless(root: Path, n: int, rule: RuleConfig, label: str) -> dict[str, float]:
-    src, bucket, run = stage(root, label, n, rule)
-    with run:
+def status_ready(state: Path) -> bool:
+    from obtui.tracking.runtime_files import read_status
+
+    status = read_status(state)
+    snap = (status or {}).get("snapshot") or {}
+    buckets = snap.get("buckets") or []
+    return snap.get("state") == "running" and bool(buckets) and all(b["state"] == "watching" for b in buckets)
+
+
+def headless(root: Path, n: int, label: str) -> dict[str, float]:
+    src, bucket, state, config = stage(root, label, n)
+    cmd = [sys.executable, "-m", "obtui", "--headless", "--config", str(config), "--state-dir", str(state)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not burst.wait_until(lambda: status_ready(state), 60):
+            raise SystemExit("obtui --headless did not start watching within 60 s")
+        outcomes = Outcomes(state, n)
         t0 = time.monotonic()
-        move_all(src, bucket)
-        run.wait_done(n, timeout=600)
-        out = figures(run, n, t0)
+        move_all(src, bucket).wait()
+        outcomes.wait(600)
+        out = figures(outcomes, n, t0)
+        outcomes.stop()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
     return out
 
 
-def with_tui(root: Path, n: int, rule: RuleConfig, label: str, key_every: float) -> dict[str, float]:
-    return asyncio.run(_with_tui(root, n, rule, label, key_every))
+def with_tui(root: Path, n: int, label: str, key_every: float) -> dict[str, float]:
+    return asyncio.run(_with_tui(root, n, label, key_every))
 
 
-async def _with_tui(root: Path, n: int, rule: RuleConfig, label: str, key_every: float) -> dict[str, float]:
+async def _with_tui(root: Path, n: int, label: str, key_every: float) -> dict[str, float]:
     from textual import events
 
+    from obtui.config.loader import load_config
+    from obtui.engine.engine_process import EngineProcess
     from obtui.tui.app import make_app
     from obtui.tui.launch import _LazyStore
     from obtui.tui.screens.dashboard import DashboardScreen
     from obtui.tui.screens.help import HelpScreen
 
-    src, bucket, run = stage(root, label, n, rule)
-    store = _LazyStore(run.engine.state_dir)
-    app = make_app(
-        run.host, store, run.engine.config, config_path=None, themes_dirs=[ROOT / "themes"], cli_buckets=[]
-    )
+    src, bucket, state, config_file = stage(root, label, n)
+    config = load_config(config_file, required=True)
+    host = EngineProcess(config, state)
+    store = _LazyStore(state)
+    app = make_app(host, store, config, config_path=None, themes_dirs=[ROOT / "themes"], cli_buckets=[])
+    app.freeze_gc = True  # as `run_tui` sets it
     latencies: list[float] = []
     polls = 0
     original_poll = DashboardScreen.poll
@@ -113,38 +178,56 @@ async def _with_tui(root: Path, n: int, rule: RuleConfig, label: str, key_every:
         polls += 1
         original_poll(self)
 
+    def ready() -> bool:
+        snap = host.snapshot()
+        return (
+            snap.state == "running"
+            and bool(snap.buckets)
+            and all(b.state == "watching" for b in snap.buckets)
+        )
+
+    # A key is answered when the first frame of the screen it opens is rendered: Textual hands
+    # each frame to `App._display` (the headless driver then writes nothing).
+    painted: list[tuple[object, float]] = []
+    original_display = app._display
+
+    def display(screen: object, renderable: object) -> None:
+        if renderable is not None:
+            painted.append((screen, time.perf_counter()))
+        original_display(screen, renderable)  # type: ignore[arg-type]
+
+    app._display = display  # type: ignore[method-assign]
     DashboardScreen.poll = counting_poll  # type: ignore[method-assign]
     try:
         async with app.run_test(size=(100, 30)) as pilot:  # the app starts the engine on mount
             driver = app._driver
             assert driver is not None
-            while not run.ready():
+            while not ready():
                 await asyncio.sleep(0.01)
-            finished = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            run.on_finish = lambda: loop.call_soon_threadsafe(finished.set)  # no polling in the UI loop
-            t0, polls_before = time.monotonic(), polls
-            mover = threading.Thread(target=move_all, args=(src, bucket), name="bench-mover")
-            mover.start()  # renames run beside the UI loop, as another program's would
-            while not finished.is_set() and time.monotonic() - t0 < 600:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(finished.wait(), key_every if key_every > 0 else 600)
-                if finished.is_set():
-                    break
-                for key, char, screen in (
-                    ("question_mark", "?", HelpScreen),
-                    ("escape", "\x1b", DashboardScreen),
-                ):
-                    # Sent as a terminal driver's input thread sends a key (not `pilot.press`, whose
-                    # wait for an idle process lasts up to 1 s while the engine keeps it busy).
-                    k0 = time.perf_counter()
-                    driver.send_message(events.Key(key, char))
-                    while not isinstance(app.screen, screen):
-                        await asyncio.sleep(0.0005)
-                    latencies.append((time.perf_counter() - k0) * 1000)
-            out = figures(run, n, t0)
+            outcomes = Outcomes(state, n)
+            t0, polls_before, cpu0 = time.monotonic(), polls, time.process_time()
+            mover = move_all(src, bucket)
+            keys = itertools.cycle((("question_mark", "?", HelpScreen), ("escape", "\x1b", DashboardScreen)))
+            while not outcomes.done.is_set() and time.monotonic() - t0 < 600:
+                await asyncio.sleep(key_every if key_every > 0 else 0.05)
+                if outcomes.done.is_set() or key_every <= 0:
+                    continue
+                key, char, screen = next(keys)
+                # Sent as a terminal driver's input thread sends a key (not `pilot.press`, whose
+                # wait for an idle process lasts up to 1 s while the engine keeps it busy).
+                painted.clear()
+                k0 = time.perf_counter()
+                driver.send_message(events.Key(key, char))
+                while not (isinstance(app.screen, screen) and painted and painted[-1][0] is app.screen):
+                    await asyncio.sleep(0.0005)
+                latencies.append((painted[-1][1] - k0) * 1000)
+            out = figures(outcomes, n, t0)
+            outcomes.stop()
             out["polls/s"] = (polls - polls_before) / out["seconds"]
-            mover.join()
+            out["UI cpu %"] = 100 * (time.process_time() - cpu0) / out["seconds"]
+            mover.wait()
+            if not isinstance(app.screen, DashboardScreen):
+                await pilot.press("escape")
             q0 = time.monotonic()
             await pilot.press("q")  # the real quit path: graceful stop, the app exits when done
             while app.is_running and time.monotonic() - q0 < 60:
@@ -152,8 +235,9 @@ async def _with_tui(root: Path, n: int, rule: RuleConfig, label: str, key_every:
             out["quit s"] = time.monotonic() - q0
     finally:
         DashboardScreen.poll = original_poll  # type: ignore[method-assign]
-        run.host.request_stop()
-        run.host.join(60)
+        host.request_stop()
+        if not host.join(60):
+            host.kill()
         store.close()
     lat = sorted(latencies)
     out["keys"] = float(len(lat))
@@ -167,9 +251,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=1, help="alternate (a) and (b) this many times")
-    ap.add_argument(
-        "--key-every", type=float, default=0.25, help="seconds between key pairs in (b); 0: no keys"
-    )
+    ap.add_argument("--key-every", type=float, default=0.25, help="seconds between keys in (b); 0: no keys")
     args = ap.parse_args()
     n = args.files
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {n:,} files moved in per run")
@@ -177,20 +259,18 @@ def main() -> None:
         root = Path(tmp)
         a_rates, b_rates = [], []
         for r in range(args.rounds):
-            # Separate output folders per run, so no run finds the previous run's notes.
-            rule_a = RuleConfig(name="notes", patterns=("*.txt",), output_dir=str(root / f"out-a{r}"))
-            rule_b = RuleConfig(name="notes", patterns=("*.txt",), output_dir=str(root / f"out-b{r}"))
-            a = headless(root, n, rule_a, f"a{r}")
-            b = with_tui(root, n, rule_b, f"b{r}", args.key_every)
+            # Separate folders per run (each label has its own), so no run finds another's notes.
+            a = headless(root, n, f"a{r}")
+            b = with_tui(root, n, f"b{r}", args.key_every)
             a_rates.append(a["files/s"])
             b_rates.append(b["files/s"])
             print(f"round {r + 1}")
             print(f"  (a) headless engine      : {burst.fmt(a)}")
-            shown = ("files/s", "seconds", "lost", "polls/s", "quit s")
+            shown = ("files/s", "seconds", "lost", "polls/s", "UI cpu %", "quit s")
             print(f"  (b) engine + TUI         : {burst.fmt({k: b[k] for k in shown})}")
             print(f"      ratio (b)/(a) files/s: {b['files/s'] / a['files/s']:.2f}x")
             print(
-                f"      keys during the burst: {int(b['keys'])} (? then escape), "
+                f"      keys during the burst: {int(b['keys'])} (? and escape in turn), "
                 f"p50 {b['key p50 ms']:.1f} ms, p95 {b['key p95 ms']:.1f} ms, max {b['key max ms']:.1f} ms"
             )
         if args.rounds > 1:
