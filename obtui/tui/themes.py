@@ -1,7 +1,8 @@
 """Theme files: Textual `Theme` fields written as TOML, one theme per file.
 
-The built-in ones live in `themes/` at the top of the project; users add their own (or override a
-built-in one by name) in `<user data dir>/obtui/themes/`.
+The built-in ones live in `themes/` at the top of the project, and ship inside the package as
+`obtui/data/themes/` (a test keeps the two the same), so an installed wheel has them too; users
+add their own (or override a built-in one by name) in `<user data dir>/obtui/themes/`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ FALLBACK_THEME = "obtui-dark"
 
 
 def default_theme_dirs() -> list[Path]:
-    """The project's `themes/` folder, then the user's (later folders win on a name clash)."""
+    """The packaged themes, then the user's folder (later folders win on a name clash)."""
     import platformdirs
 
     return [
-        Path(obtui.__file__).resolve().parent.parent / "themes",
+        Path(obtui.__file__).resolve().parent / "data" / "themes",
         Path(platformdirs.user_data_dir("obtui")) / "themes",
     ]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from tui.fakes import FakeEngine
 from tui.harness import THEMES, build_app
 
+import obtui
 from obtui.config.model import Config, UIConfig
 from obtui.tui import format as fmt
 from obtui.tui.themes import default_theme_dirs, load_themes
@@ -19,10 +21,19 @@ def test_builtin_themes_load() -> None:
     assert {t.name: t.dark for t in themes} == {"obtui-dark": True, "obtui-light": False}
 
 
-def test_default_dirs_are_the_project_then_the_user() -> None:
-    project, user = default_theme_dirs()
-    assert project == THEMES
+def test_default_dirs_are_the_packaged_themes_then_the_user() -> None:
+    packaged, user = default_theme_dirs()
+    assert packaged == Path(obtui.__file__).resolve().parent / "data" / "themes"
     assert user.name == "themes" and "obtui" in str(user)
+
+
+def test_the_packaged_themes_are_the_project_themes_and_ship_in_the_wheel() -> None:
+    # themes/ is where people look; obtui/data/themes/ is what an installed wheel carries.
+    packaged = default_theme_dirs()[0]
+    project = {p.name: p.read_bytes() for p in THEMES.glob("*.toml")}
+    assert project and {p.name: p.read_bytes() for p in packaged.glob("*.toml")} == project
+    pyproject = tomllib.loads((THEMES.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "data/themes/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["obtui"]
 
 
 def test_bad_theme_files_are_reported_and_later_dirs_win(tmp_path: Path) -> None:
