@@ -173,12 +173,14 @@ class EngineProcess:
             self._replies.pop(request_id, None)
             raise EngineProcessError("the engine process is not running")
         try:
-            return future.result(APPLY_TIMEOUT_SECONDS)
+            diff = future.result(APPLY_TIMEOUT_SECONDS)
         except TimeoutError:
             self._replies.pop(request_id, None)
             raise EngineProcessError(
                 f"the engine did not answer within {APPLY_TIMEOUT_SECONDS:.0f} s"
             ) from None
+        self.config = config  # what the engine runs now
+        return diff
 
     def record_config_error(self, message: str, source: str | None) -> None:
         """Put a rejected config edit on record (Configuration category); does not block."""

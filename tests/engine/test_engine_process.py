@@ -83,6 +83,7 @@ def test_controls_reach_the_engine_process_and_it_stops_cleanly(
     logs = RuleConfig(name="logs", patterns=("*.log",), action="note")
     diff = host.apply_config(dataclasses.replace(config, rules=(*config.rules, logs)))
     assert diff.rules_added == ("logs",) and not diff.rules_removed
+    assert host.config.rules[-1] == logs  # the host knows what the engine runs now
     wait_for(lambda: "logs" in host.snapshot().rules, what="the snapshot listing the new rule")
     (bucket / "x.log").write_text("x\n")
     wait_for(lambda: (bucket / "x.obs.md").exists(), what="x.log processed by the new rule")

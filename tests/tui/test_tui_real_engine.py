@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -359,3 +360,28 @@ async def test_editor_save_reloads_the_engine_and_a_bad_edit_keeps_the_old_rules
         assert successes_for(state, "z.md") == 0 and not (inc / "z.obs.md").exists()
         assert errors_for(state, "z.md") == []
         assert config_file.read_text(encoding="utf-8") == saved_text
+
+
+# ---- the engine process dies under the dashboard (OOM killer, kill -9) ------------------------------
+
+
+async def test_a_killed_engine_process_is_shown_and_q_still_quits(tmp_path: Path) -> None:
+    inc, state = tmp_path / "incoming", tmp_path / "state"
+    inc.mkdir()
+    host = EngineProcess(make_config([inc]), state)
+    store = _LazyStore(state)
+    app = make_app(host, store, make_config([inc]), config_path=None, themes_dirs=[THEMES], cli_buckets=[])
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            notified = record_titles(app)
+            await until(pilot, lambda: engine_ready(host), "engine running")
+            assert host.pid is not None
+            os.kill(host.pid, signal.SIGKILL)
+            await until(pilot, lambda: "engine stopped" in app.sub_title, "the header saying so")
+            assert "Engine stopped" in notified
+            assert "ended unexpectedly (exit code -9)" in str(host.error)
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running, "the app to exit")
+    finally:
+        store.close()
+    assert app.return_code == 0 and not host.alive
