@@ -56,7 +56,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         app = self.app
         config = str(app.config_path) if app.config_path else f"{app.default_config_path} (not created yet)"
-        themes = " · ".join(str(d) for d in app.themes_dirs)
+        themes = ("\n" + " " * 10).join(str(d) for d in app.themes_dirs)  # one folder a line
         with VerticalScroll(id="help-box") as box:
             box.border_title = "obtui help"
             yield Static(help_text(config, themes), id="help-text")
