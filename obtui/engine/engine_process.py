@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,26 @@ STDERR_FILE = "engine-stderr.log"
 
 class EngineProcessError(RuntimeError):
     """The engine process could not be reached, or ended without saying why."""
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """Everything the engine process needs to start, sent as the first message. It lives here,
+    not in `engine_server`, so that the UI process never imports the engine."""
+
+    config: Config
+    state_dir: Path
+    cli_buckets: tuple[Path, ...] = ()
+
+
+def engine_nice() -> int:
+    """How much lower the engine's CPU priority is than the UI's: `$OBTUI_ENGINE_NICE`, else 10."""
+    raw = os.environ.get("OBTUI_ENGINE_NICE", "")
+    try:
+        return max(0, min(19, int(raw))) if raw.strip() else 10
+    except ValueError:
+        log.warning("OBTUI_ENGINE_NICE=%r is not a whole number; using 10", raw)
+        return 10
 
 
 class EngineProcess:
@@ -56,8 +77,6 @@ class EngineProcess:
         return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
-        from obtui.engine.engine_server import StartRequest
-
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         ours, theirs = socket.socketpair()
         stderr_path = self.state_dir / STDERR_FILE
@@ -71,7 +90,7 @@ class EngineProcess:
                     "--fd",
                     str(theirs.fileno()),
                     "--nice",
-                    os.environ.get("OBTUI_ENGINE_NICE", "10"),
+                    str(engine_nice()),
                 ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,

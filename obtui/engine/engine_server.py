@@ -29,26 +29,16 @@ import os
 import signal
 import socket
 import threading
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from obtui.config.model import Config
 from obtui.engine.engine import Engine
+from obtui.engine.engine_process import StartRequest
 
 log = logging.getLogger("obtui.engine")
 
 PUBLISH_SECONDS = 0.1  # how often the sender looks for a new snapshot version
-
-
-@dataclass(frozen=True)
-class StartRequest:
-    """Everything the engine process needs to start, sent by the parent as its first message."""
-
-    config: Config
-    state_dir: Path
-    cli_buckets: tuple[Path, ...] = ()
 
 
 class EngineServer:
@@ -199,8 +189,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the copy imported under the module's real name: the parent pickles
-    # `obtui.engine.engine_server.StartRequest`, which `__main__.StartRequest` would not match.
-    from obtui.engine.engine_server import main as _main
-
-    raise SystemExit(_main())
+    raise SystemExit(main())

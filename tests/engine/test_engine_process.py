@@ -156,3 +156,28 @@ def test_the_engine_process_stops_gracefully_when_its_dashboard_dies(tmp_path: P
     acquire_runner_lock(state).close()
     log = (state / "obtui.log").read_text(encoding="utf-8")
     assert "the dashboard went away" in log
+
+
+def test_the_dashboard_process_never_imports_the_engine(tmp_path: Path, bucket: Path) -> None:
+    """The engine's modules (engine, record writer, watchdog) load in the child only."""
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path[:0] = {[str(Path(__file__).resolve().parent.parent)]!r}
+        from helpers import make_config
+        from pathlib import Path
+        import obtui.tui.app, obtui.tui.launch
+        from obtui.engine.engine_process import EngineProcess
+        h = EngineProcess(make_config([Path({str(bucket)!r})]), Path({str(tmp_path / "state")!r}))
+        h.start()
+        deadline = time.monotonic() + 30
+        while h.snapshot().state != "running" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        h.request_stop()
+        assert h.join(20) and h.exit_code == 0, (h.exit_code, h.error)
+        print(sorted(m for m in sys.modules if m in ("obtui.engine.engine", "obtui.tracking.writer", "watchdog")))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
