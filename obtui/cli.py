@@ -166,6 +166,19 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return config
 
 
+def _unusable(state_dir: Path) -> str | None:
+    """Why the runner could not keep its records in `state_dir` (created if missing), or None."""
+    import os
+
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        return "not writable by this user"
+    return None
+
+
 def _run(args: argparse.Namespace, state_dir: Path, parser: argparse.ArgumentParser) -> int:
     from obtui.config.errors import ConfigError
 
@@ -184,6 +197,14 @@ def _run(args: argparse.Namespace, state_dir: Path, parser: argparse.ArgumentPar
             "obtui: no bucket folders to watch.\n"
             "  Name them on the command line:   obtui ./incoming ./uploads\n"
             "  or add [[buckets]] to a config:  obtui --init-config   (then edit it)",
+            file=sys.stderr,
+        )
+        return 2
+    problem = _unusable(state_dir)
+    if problem:
+        print(
+            f"obtui: cannot use the state dir {state_dir}: {problem}\n"
+            "  Choose another with --state-dir DIR or $OBTUI_STATE_DIR.",
             file=sys.stderr,
         )
         return 2

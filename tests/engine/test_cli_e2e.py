@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from helpers import obtui, wait_for
 
 
@@ -95,3 +96,15 @@ def test_init_config_never_overwrites(tmp_path):
     assert r.returncode == 2 and dest.read_text() == "# mine\n"
     check = obtui("--check-config", "--config", str(tmp_path / "sample.toml"))
     assert check.returncode == 2  # an explicit config that does not exist is an error
+
+
+@pytest.mark.parametrize("mode", [["--headless"], []])
+def test_an_unusable_state_dir_is_named_without_a_traceback(tmp_path, mode):
+    bucket = tmp_path / "in"
+    bucket.mkdir()
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    r = obtui(*mode, "--state-dir", str(not_a_dir / "state"), str(bucket), timeout=30)
+    assert r.returncode == 2
+    assert f"cannot use the state dir {not_a_dir / 'state'}: Not a directory" in r.stderr
+    assert "--state-dir" in r.stderr and "Traceback" not in r.stderr
