@@ -1,11 +1,11 @@
 """The engine in a process of its own, serving one parent (the TUI) over a socket.
 
-    python -m obtui.engine.engine_server --fd N
+    python -m obtui.engine.engine_server --fd N [--nice 10]
 
 The parent (`obtui.engine.engine_process.EngineProcess`) starts this with one end of a socket
-pair as fd N. On a Python process the engine and a Textual app share one GIL: in one process a
-20,000-file burst ran at 0.39x the headless rate and keys waited up to 200 ms. Apart, each has a
-core of its own.
+pair as fd N. In one Python process the engine and a Textual app share one GIL: a 20,000-file
+burst ran at 0.39x the headless rate and keys waited up to 200 ms. Apart, each has a core of its
+own, and `--nice` lets the UI have the CPU first when it needs it.
 
 Messages are tuples, pickled by `multiprocessing.connection` (length-prefixed frames):
 
