@@ -155,6 +155,12 @@ def move_into(files: list[Path], dest: Path) -> list[Path]:
     return moved
 
 
+def engine_watching(host: Any) -> bool:
+    """Running, with every bucket watched (per the latest snapshot of an engine or engine host)."""
+    snap = host.snapshot()
+    return snap.state == "running" and bool(snap.buckets) and all(b.state == "watching" for b in snap.buckets)
+
+
 def engine_idle(engine: Any) -> bool:
     """Nothing settling, queued, running, waiting or being scanned (per the latest snapshot)."""
     s = engine.snapshot()

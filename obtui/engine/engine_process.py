@@ -45,6 +45,23 @@ class StartRequest:
     cli_buckets: tuple[Path, ...] = ()
 
 
+class Link:
+    """One end of the socket between the UI and the engine process: sends from any thread."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: tuple[Any, ...]) -> bool:
+        """Send one message; False once the other end has gone (never raises)."""
+        try:
+            with self._lock:
+                self.conn.send(message)
+            return True
+        except (OSError, EOFError, ValueError):
+            return False
+
+
 def engine_nice() -> int:
     """How much lower the engine's CPU priority is than the UI's: `$OBTUI_ENGINE_NICE`, else 10."""
     raw = os.environ.get("OBTUI_ENGINE_NICE", "")
@@ -66,9 +83,8 @@ class EngineProcess:
         self.exit_code: int | None = None
         self._snapshot = EngineSnapshot()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
+        self._link: Link | None = None
         self._reader: threading.Thread | None = None
-        self._send_lock = threading.Lock()
         self._replies: dict[int, Future[ReloadDiff]] = {}
         self._ids = itertools.count(1)
 
@@ -105,7 +121,7 @@ class EngineProcess:
         finally:
             os.close(stderr)
             theirs.close()
-        self._conn = Connection(ours.detach())
+        self._link = Link(Connection(ours.detach()))
         self._reader = threading.Thread(target=self._read, name="obtui-engine-link", daemon=True)
         self._reader.start()
         request = StartRequest(self.config, self.state_dir, self.cli_buckets)
@@ -113,19 +129,11 @@ class EngineProcess:
             log.error("could not send the start request to the engine process")
 
     def _send(self, message: tuple[Any, ...]) -> bool:
-        conn = self._conn
-        if conn is None:
-            return False
-        try:
-            with self._send_lock:
-                conn.send(message)
-            return True
-        except (OSError, ValueError):
-            return False
+        return self._link is not None and self._link.send(message)
 
     def _read(self) -> None:
-        conn = self._conn
-        assert conn is not None
+        assert self._link is not None
+        conn = self._link.conn
         said_exit = False
         while True:
             try:

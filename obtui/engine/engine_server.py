@@ -34,7 +34,7 @@ from typing import Any
 
 from obtui.config.model import Config
 from obtui.engine.engine import Engine
-from obtui.engine.engine_process import StartRequest
+from obtui.engine.engine_process import Link, StartRequest
 
 log = logging.getLogger("obtui.engine")
 
@@ -46,19 +46,10 @@ class EngineServer:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.send = Link(conn).send  # False once the parent has gone (never raises)
         self.engine: Engine | None = None
-        self._send_lock = threading.Lock()
         self._done = threading.Event()
         self._signals = 0
-
-    def send(self, message: tuple[Any, ...]) -> bool:
-        """Send one message; False once the parent has gone (never raises)."""
-        try:
-            with self._send_lock:
-                self.conn.send(message)
-            return True
-        except (OSError, EOFError, ValueError):
-            return False
 
     def serve(self) -> int:
         """Read the start request, run the engine until it stops, report how it ended."""

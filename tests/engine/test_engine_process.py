@@ -13,16 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import engine_idle, make_config, success_count, wait_for
+from helpers import engine_idle, engine_watching, make_config, success_count, wait_for
 
 from obtui.config.model import RuleConfig
 from obtui.engine.engine_process import EngineProcess, EngineProcessError
 from obtui.tracking.runtime_files import RunnerLockedError, acquire_runner_lock, read_status
-
-
-def ready(host: EngineProcess) -> bool:
-    snap = host.snapshot()
-    return snap.state == "running" and bool(snap.buckets) and all(b.state == "watching" for b in snap.buckets)
 
 
 def gone(pid: int) -> bool:
@@ -58,7 +53,7 @@ def test_controls_reach_the_engine_process_and_it_stops_cleanly(
     host: EngineProcess, bucket: Path, tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
-    wait_for(lambda: ready(host), what="the engine process watching its bucket")
+    wait_for(lambda: engine_watching(host), what="the engine process watching its bucket")
     snap = host.snapshot()
     assert snap.pid == host.pid != os.getpid()  # the snapshot comes from the child
 
@@ -113,7 +108,7 @@ def test_a_held_state_dir_is_reported_with_the_holders_message(tmp_path: Path, b
 
 
 def test_a_killed_engine_process_is_reported(host: EngineProcess) -> None:
-    wait_for(lambda: ready(host), what="the engine process running")
+    wait_for(lambda: engine_watching(host), what="the engine process running")
     assert host.pid is not None
     os.kill(host.pid, signal.SIGKILL)
     assert host.join(20)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import db_rows, engine_idle, make_config, success_count, toml_str
+from helpers import db_rows, engine_idle, engine_watching, make_config, success_count, toml_str
 from textual.widgets import Static
 from tui.harness import THEMES
 
@@ -28,7 +28,6 @@ from obtui.engine.engine import Engine
 from obtui.engine.engine_process import EngineProcess
 from obtui.engine.engine_thread import EngineThread
 from obtui.tui.app import ObtuiApp, make_app
-from obtui.tui.host import EngineHost
 from obtui.tui.launch import _LazyStore
 from obtui.tui.screens.config_editor import ConfigEditorScreen
 from obtui.tui.screens.dashboard import DashboardScreen
@@ -78,11 +77,6 @@ def queue_count(app: ObtuiApp, name: str) -> int:
     m = re.search(rf"\b{name} ([\d,]+)", text(app, "#queue-counts"))
     assert m, f"no {name!r} count in the queue pane"
     return int(m.group(1).replace(",", ""))
-
-
-def engine_ready(host: EngineHost) -> bool:
-    snap = host.snapshot()
-    return snap.state == "running" and bool(snap.buckets) and all(b.state == "watching" for b in snap.buckets)
 
 
 def errors_for(state: Path, name: str) -> list[tuple[str, str]]:
@@ -167,7 +161,7 @@ async def dashboard_scenario(tmp_path: Path, kind: str) -> tuple[ObtuiApp, Engin
     upl.mkdir()
     config = make_config([inc, upl], debounce_ms=100)
     async with real_app(kind, config, state) as (app, host), app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: engine_ready(host), "engine running with its watchers")
+        await until(pilot, lambda: engine_watching(host), "engine running with its watchers")
         assert isinstance(app.screen, DashboardScreen)
         await until(pilot, lambda: "Watching    2 dirs" in text(app, "#metrics-figures"), "2 buckets shown")
         assert figure(app, "Files") == 0 and queue_count(app, "done") == 0
@@ -308,7 +302,7 @@ async def test_editor_save_reloads_the_engine_and_a_bad_edit_keeps_the_old_rules
         app.run_test(size=SIZE) as pilot,
     ):
         notified = record_titles(app)
-        await until(pilot, lambda: engine_ready(host), "engine running with its watchers")
+        await until(pilot, lambda: engine_watching(host), "engine running with its watchers")
 
         # Before: *.log matches nothing. A .txt dropped after it shows when the engine is idle.
         (inc / "before.log").write_text("not yet\n")
@@ -374,7 +368,7 @@ async def test_a_killed_engine_process_is_shown_and_q_still_quits(tmp_path: Path
     try:
         async with app.run_test(size=SIZE) as pilot:
             notified = record_titles(app)
-            await until(pilot, lambda: engine_ready(host), "engine running")
+            await until(pilot, lambda: engine_watching(host), "engine running")
             assert host.pid is not None
             os.kill(host.pid, signal.SIGKILL)
             await until(pilot, lambda: "engine stopped" in app.sub_title, "the header saying so")
