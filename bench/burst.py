@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from obtui.config.model import BucketConfig, Config, RuleConfig, RunnerConfig  # noqa: E402
 from obtui.engine.engine import Engine  # noqa: E402
-from obtui.engine.engine_thread import EngineThread  # noqa: E402
+from obtui.hosting.thread import EngineThread  # noqa: E402
 
 
 def wait_settled(folder: Path, suffix: str, n: int, quiet: float = 3.0, limit: float = 600) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from obtui import cli_reports  # noqa: E402
+from obtui.cli import reports as cli_reports  # noqa: E402
 from obtui.tracking.records import (  # noqa: E402
     Category,
     ErrorRecord,

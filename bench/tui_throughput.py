@@ -157,7 +157,7 @@ async def _with_tui(root: Path, n: int, label: str, key_every: float) -> dict[st
     from textual import events
 
     from obtui.config.loader import load_config
-    from obtui.engine.engine_process import EngineProcess
+    from obtui.hosting.process import EngineProcess
     from obtui.tui.app import make_app
     from obtui.tui.launch import _LazyStore
     from obtui.tui.screens.dashboard import DashboardScreen

@@ -1,5 +1,5 @@
 """`python -m obtui` behaves exactly like the `obtui` console script."""
 
-from obtui.cli import main
+from obtui.cli.main import main
 
 raise SystemExit(main())

@@ -62,7 +62,7 @@ def make_config(buckets: list[Path], rules: list[RuleConfig] | None = None, **ru
 def running_engine(config: Config, state_dir: Path, **kw: Any) -> Iterator[Any]:
     """The real engine on its own thread and loop; stopped and joined on exit."""
     from obtui.engine.engine import Engine
-    from obtui.engine.engine_thread import EngineThread
+    from obtui.hosting.thread import EngineThread
 
     engine = Engine(config, state_dir, **kw)
     host = EngineThread(engine)

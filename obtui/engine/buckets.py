@@ -11,10 +11,10 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+from obtui.api.snapshot import ScanProgress
 from obtui.config.model import BucketConfig
-from obtui.engine.scanner import Candidate, scan_bucket
-from obtui.engine.snapshot import ScanProgress
-from obtui.engine.watcher import BucketWatcher
+from obtui.engine.pipeline.scanner import Candidate, scan_bucket
+from obtui.engine.pipeline.watcher import BucketWatcher
 
 if TYPE_CHECKING:
     from obtui.engine.engine import Engine
@@ -74,8 +74,8 @@ class Buckets:
         msg = message or f"bucket {bucket} is missing (deleted?); watching for it to come back"
         self.e.missing[bucket] = msg
         log.warning("%s", msg)
-        from obtui.engine.failures import ProcessingError
-        from obtui.engine.outcomes import error_record
+        from obtui.engine.errors import ProcessingError
+        from obtui.engine.records import error_record
         from obtui.tracking.records import Category
 
         class BucketMissingError(ProcessingError):
@@ -157,7 +157,7 @@ class Buckets:
             self.e.scans[bucket] = ScanProgress(bucket, scanned, queued, True, reason)
 
     async def _accept(self, bucket: str, batch: list[Candidate]) -> None:
-        from obtui.engine.dispatcher import Job
+        from obtui.engine.pipeline.dispatcher import Job
 
         d = self.e.dispatcher
         for c in batch:

@@ -16,18 +16,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from obtui.api.control import ReloadDiff
+from obtui.api.snapshot import DirReport, EngineSnapshot, ErrorSummary, ScanProgress
 from obtui.config.model import Config
 from obtui.engine.buckets import Buckets
-from obtui.engine.control import ReloadDiff
-from obtui.engine.dispatcher import Dispatcher
-from obtui.engine.intake import Intake
-from obtui.engine.metrics import MetricsCollector
-from obtui.engine.patterns import Matcher
-from obtui.engine.processor import Hooks, Processor
+from obtui.engine.pipeline.dispatcher import Dispatcher
+from obtui.engine.pipeline.intake import Intake
+from obtui.engine.pipeline.metrics import MetricsCollector
+from obtui.engine.pipeline.patterns import Matcher
+from obtui.engine.pipeline.processor import Hooks, Processor
+from obtui.engine.pipeline.watcher import BucketWatcher, OverflowAlarm
 from obtui.engine.publish import Publisher, diff_configs
 from obtui.engine.reload import Reloader
-from obtui.engine.snapshot import DirReport, EngineSnapshot, ErrorSummary, ScanProgress
-from obtui.engine.watcher import BucketWatcher, OverflowAlarm
 from obtui.tracking.records import ErrorRecord, SuccessRecord
 
 log = logging.getLogger("obtui.engine")
@@ -253,7 +253,7 @@ class Engine:
             self.recent_errors.appendleft(_summary(e))
 
     def _sweep_temps(self) -> None:
-        from obtui.engine.scanner import sweep_stale_temps
+        from obtui.engine.pipeline.scanner import sweep_stale_temps
 
         roots = {str(b.path) for b in self.config.buckets}
         roots |= {r.output_dir for r in self.config.rules if r.output_dir and os.path.isabs(r.output_dir)}
@@ -263,8 +263,8 @@ class Engine:
 
     async def _resume_pending(self) -> None:
         """Files whose record committed but whose move/delete did not happen (a crash)."""
-        from obtui.engine.dispatcher import Job
-        from obtui.engine.intake import rel_of
+        from obtui.engine.pipeline.dispatcher import Job
+        from obtui.engine.pipeline.intake import rel_of
 
         for entry in await asyncio.to_thread(self.store.manifest_pending):
             rel = rel_of(entry.bucket, entry.path)

@@ -13,9 +13,9 @@ import time
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from obtui.api.control import ReloadDiff
+from obtui.api.snapshot import BreakerState, BucketState, EngineSnapshot, QueueItem, QueueStatus
 from obtui.config.model import Config
-from obtui.engine.control import ReloadDiff
-from obtui.engine.snapshot import BreakerState, BucketState, EngineSnapshot, QueueItem, QueueStatus
 
 if TYPE_CHECKING:
     from obtui.engine.engine import Engine

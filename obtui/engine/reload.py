@@ -8,9 +8,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from obtui.api.control import ReloadDiff
 from obtui.config.model import Config
-from obtui.engine.control import ReloadDiff
-from obtui.engine.patterns import Matcher
+from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.publish import diff_configs
 
 if TYPE_CHECKING:
@@ -59,8 +59,8 @@ class Reloader:
 
     async def record_config_error(self, message: str, source: str | None) -> None:
         """A reload that failed validation: the old rules stay; the failure goes on record."""
-        from obtui.engine.failures import ProcessingError
-        from obtui.engine.outcomes import error_record
+        from obtui.engine.errors import ProcessingError
+        from obtui.engine.records import error_record
         from obtui.tracking.records import Category
 
         class ConfigReloadError(ProcessingError):

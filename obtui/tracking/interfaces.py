@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from obtui.engine.snapshot import DirReport
+from obtui.api.snapshot import DirReport
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, SuccessRecord
 
 

@@ -9,7 +9,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from obtui.engine.snapshot import DirReport
+from obtui.api.snapshot import DirReport
 from obtui.tracking.codec import utc_iso
 from obtui.tracking.interfaces import Report
 from obtui.tracking.schema import py_text

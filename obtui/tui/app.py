@@ -15,12 +15,12 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
+from obtui.api.host import EngineHost
+from obtui.api.snapshot import EngineSnapshot, ErrorSummary
 from obtui.config.model import Config
-from obtui.engine.snapshot import EngineSnapshot, ErrorSummary
 from obtui.tracking.interfaces import RecordStore
 from obtui.tui.config_flow import show_outcome
 from obtui.tui.config_sync import ConfigOutcome, ConfigSync, default_config_file
-from obtui.tui.host import EngineHost
 from obtui.tui.palette import obtui_commands
 from obtui.tui.screens.config_editor import ConfigEditorScreen
 from obtui.tui.screens.confirm import ConfirmScreen

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from obtui.api.control import EngineControl, ReloadDiff
 from obtui.config.model import Config
-from obtui.engine.control import EngineControl, ReloadDiff
 
 
 @dataclass(frozen=True)

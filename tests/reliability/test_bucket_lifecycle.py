@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import db_rows, engine_idle, make_config, running_engine, success_count, wait_for
+
+from tests.helpers import db_rows, engine_idle, make_config, running_engine, success_count, wait_for
 
 # watchdog 7 warns when a new folder's watch is added twice (its create event and its parent's
 # rescan race); the second simply replaces the first. Not ours, and harmless.

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import (
+from obtui.config.model import BucketConfig, RuleConfig
+from tests.helpers import (
     db_rows,
     engine_idle,
     make_config,
@@ -21,8 +22,6 @@ from helpers import (
     success_count,
     wait_for,
 )
-
-from obtui.config.model import BucketConfig, RuleConfig
 
 
 def _assert_each_once(state: Path, bucket: Path, moved: list[Path], notes: Path) -> None:

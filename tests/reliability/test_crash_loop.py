@@ -7,7 +7,7 @@ import os
 import random
 import time
 
-from helpers import (
+from tests.helpers import (
     db_rows,
     headless_stderr,
     move_into,

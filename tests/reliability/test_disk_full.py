@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import (
+
+from obtui.config.model import RuleConfig
+from obtui.engine.actions.note_render import FOOTER
+from tests.helpers import (
     db_rows,
     engine_idle,
     make_config,
@@ -20,9 +23,6 @@ from helpers import (
     success_count,
     wait_for,
 )
-
-from obtui.config.model import RuleConfig
-from obtui.engine.actions.note_render import FOOTER
 
 
 @contextlib.contextmanager

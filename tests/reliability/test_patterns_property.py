@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from obtui.config.model import Config, RuleConfig, RunnerConfig
-from obtui.engine.patterns import GitIgnores, Matcher
+from obtui.engine.pipeline.patterns import GitIgnores, Matcher
 
 GIT_ENV = {
     **os.environ,

@@ -10,7 +10,8 @@ import stat
 import sys
 from pathlib import Path
 
-from helpers import (
+from obtui.config.model import PostAction, RuleConfig
+from tests.helpers import (
     db_rows,
     engine_idle,
     make_config,
@@ -20,8 +21,6 @@ from helpers import (
     toml_str,
     wait_for,
 )
-
-from obtui.config.model import PostAction, RuleConfig
 
 HOSTILE = [
     "; rm -rf ~ #",

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import (
+from tests.helpers import (
     db_rows,
     headless_stderr,
     move_into,

@@ -9,9 +9,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from obtui.config.model import Config
-from obtui.engine.control import ReloadDiff
-from obtui.engine.snapshot import (
+from obtui.api.control import ReloadDiff
+from obtui.api.snapshot import (
     BreakerState,
     BucketState,
     DirReport,
@@ -21,6 +20,7 @@ from obtui.engine.snapshot import (
     QueueItem,
     QueueStatus,
 )
+from obtui.config.model import Config
 from obtui.tracking.interfaces import Report
 from obtui.tracking.records import Category, ErrorRecord, Severity
 

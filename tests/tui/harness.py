@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tui.fakes import FakeEngine, FakeStore, frozen_clock, sample_records
-
 from obtui.config.model import Config, UIConfig
 from obtui.tui.app import ObtuiApp, make_app
+from tests.tui.fakes import FakeEngine, FakeStore, frozen_clock, sample_records
 
 ROOT = Path(__file__).resolve().parents[2]
 THEMES = ROOT / "themes"

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from textual.widgets import Static, TextArea
-from tui.fakes import FakeEngine
-from tui.harness import build_app
 
 from obtui.config.model import BucketConfig, Config
 from obtui.tui.app import ObtuiApp
 from obtui.tui.screens.config_editor import ConfigEditorScreen
 from obtui.tui.screens.confirm import ConfirmScreen
 from obtui.tui.screens.dashboard import DashboardScreen
+from tests.tui.fakes import FakeEngine
+from tests.tui.harness import build_app
 
 pytest.importorskip("obtui.config.loader")
 

@@ -6,16 +6,16 @@ import dataclasses
 import threading
 
 from textual.widgets import Static
-from tui.fakes import NOW, FakeEngine, FakeStore, sample_records, sample_snapshot, summary_of
-from tui.harness import build_app
 
-from obtui.engine.snapshot import BreakerState, DirReport, QueueItem, ScanProgress
+from obtui.api.snapshot import BreakerState, DirReport, QueueItem, ScanProgress
 from obtui.tui.app import ObtuiApp
 from obtui.tui.screens.dashboard import DashboardScreen
 from obtui.tui.screens.error_detail import ErrorDetailScreen
 from obtui.tui.screens.errors import ErrorsScreen
 from obtui.tui.screens.status import StatusScreen
 from obtui.tui.widgets.keyed_table import KeyedTable
+from tests.tui.fakes import NOW, FakeEngine, FakeStore, sample_records, sample_snapshot, summary_of
+from tests.tui.harness import build_app
 
 SIZE = (100, 30)
 

@@ -19,14 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import db_rows, engine_idle, engine_watching, make_config, success_count, toml_str
 from textual.widgets import Static
-from tui.harness import THEMES
 
 from obtui.config.model import Config
 from obtui.engine.engine import Engine
-from obtui.engine.engine_process import EngineProcess
-from obtui.engine.engine_thread import EngineThread
+from obtui.hosting.process import EngineProcess
+from obtui.hosting.thread import EngineThread
 from obtui.tui.app import ObtuiApp, make_app
 from obtui.tui.launch import _LazyStore
 from obtui.tui.screens.config_editor import ConfigEditorScreen
@@ -34,6 +32,8 @@ from obtui.tui.screens.dashboard import DashboardScreen
 from obtui.tui.screens.error_detail import ErrorDetailScreen
 from obtui.tui.screens.errors import ErrorsScreen
 from obtui.tui.widgets.keyed_table import KeyedTable
+from tests.helpers import db_rows, engine_idle, engine_watching, make_config, success_count, toml_str
+from tests.tui.harness import THEMES
 
 pytest.importorskip("obtui.config.loader")
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 from textual.pilot import Pilot
-from tui.harness import SNAPSHOT_CONFIG, build_app
+
+from tests.tui.harness import SNAPSHOT_CONFIG, build_app
 
 VALID_CONFIG = """\
 # my buckets

@@ -5,13 +5,12 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from tui.fakes import FakeEngine
-from tui.harness import THEMES, build_app
-
 import obtui
 from obtui.config.model import Config, UIConfig
 from obtui.tui import format as fmt
 from obtui.tui.themes import default_theme_dirs, load_themes
+from tests.tui.fakes import FakeEngine
+from tests.tui.harness import THEMES, build_app
 
 
 def test_builtin_themes_load() -> None:

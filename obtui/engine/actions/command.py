@@ -14,7 +14,7 @@ import signal
 from asyncio.subprocess import DEVNULL, PIPE
 
 from obtui.engine.actions.base import ActionContext, ActionResult
-from obtui.engine.failures import (
+from obtui.engine.errors import (
     CommandFailedError,
     CommandNotFoundError,
     CommandTimeoutError,

@@ -34,7 +34,7 @@ from obtui.engine.actions.note_render import (
     visible,
     write_note_file,
 )
-from obtui.engine.inspect import human_size
+from obtui.engine.files.facts import human_size
 
 MAX_TREE = 500  # entries drawn in the tree; the rest are counted in a "… N more" line
 TAG_HEAD = 64 << 10  # tags are looked for in the first 64 KiB of each text file

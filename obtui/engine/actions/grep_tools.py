@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from obtui.engine.failures import GrepPatternError
+from obtui.engine.errors import GrepPatternError
 
 SNIFF = 8192  # a NUL byte in the first 8 KiB means binary, like git and grep -I
 IN_MEMORY_MAX = 4 << 20

@@ -18,8 +18,8 @@ from obtui.engine.actions.note_render import (
     tag_line,
     write_note_file,
 )
-from obtui.engine.failures import EncodingFallbackWarning
-from obtui.engine.inspect import human_size, os_error
+from obtui.engine.errors import EncodingFallbackWarning
+from obtui.engine.files.facts import human_size, os_error
 
 
 def write_note(ctx: ActionContext) -> ActionResult:

@@ -14,9 +14,9 @@ from typing import Any
 
 from obtui.config.model import PostAction, RuleConfig
 from obtui.engine.actions.base import ActionContext, ActionResult
-from obtui.engine.failures import PostActionError, ProcessingError
-from obtui.engine.outcomes import now_iso
-from obtui.engine.outputs import atomic_write_text, resolve_move_target
+from obtui.engine.errors import PostActionError, ProcessingError
+from obtui.engine.files.outputs import atomic_write_text, resolve_move_target
+from obtui.engine.records import now_iso
 
 RESULT_SUFFIX = ".result.json"
 MAX_CLASH = 10_000

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header
 
-from obtui.engine.snapshot import EngineSnapshot
+from obtui.api.snapshot import EngineSnapshot
 from obtui.tui.widgets.dirs_pane import DirsPane
 from obtui.tui.widgets.errors_pane import ErrorsPane
 from obtui.tui.widgets.metrics_pane import MetricsPane

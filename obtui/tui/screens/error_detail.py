@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from obtui.engine.snapshot import ErrorSummary
+from obtui.api.snapshot import ErrorSummary
 from obtui.tracking.records import ErrorRecord
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from obtui.engine.snapshot import ErrorSummary
+from obtui.api.snapshot import ErrorSummary
 from obtui.tracking.records import Category, ErrorRecord
 from obtui.tui import format as fmt
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, path_cell

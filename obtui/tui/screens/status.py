@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from obtui.engine.snapshot import EngineSnapshot
+from obtui.api.snapshot import EngineSnapshot
 from obtui.tui import format as fmt
 from obtui.tui.widgets.metrics_pane import uptime_seconds
 from obtui.tui.widgets.queue_pane import queue_counts

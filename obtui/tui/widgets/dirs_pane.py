@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from obtui.engine.snapshot import EngineSnapshot
+from obtui.api.snapshot import EngineSnapshot
 from obtui.tui import format as fmt
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, number_cell, path_cell
 

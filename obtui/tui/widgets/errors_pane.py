@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable
 
-from obtui.engine.snapshot import EngineSnapshot, ErrorSummary
+from obtui.api.snapshot import EngineSnapshot, ErrorSummary
 from obtui.tui import format as fmt
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, path_cell
 

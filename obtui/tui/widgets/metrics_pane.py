@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Label, Sparkline, Static
 
-from obtui.engine.snapshot import EngineSnapshot
+from obtui.api.snapshot import EngineSnapshot
 from obtui.tui import format as fmt
 
 LABEL_WIDTH = 12

@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Label, ProgressBar, Static
 
-from obtui.engine.snapshot import EngineSnapshot, ScanProgress
+from obtui.api.snapshot import EngineSnapshot, ScanProgress
 from obtui.tui import format as fmt
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, number_cell, path_cell
 

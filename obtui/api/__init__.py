@@ -1,0 +1,1 @@
+"""The contract between the engine and its clients: snapshots, control, the host protocol, wire messages."""

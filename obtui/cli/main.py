@@ -1,0 +1,219 @@
+"""Command line: `obtui [options] [DIR ...]`.
+
+Imports are kept lazy: `obtui --report` must start fast and must never load Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from obtui import __version__
+
+EXAMPLES = """\
+examples:
+  obtui ./incoming ./uploads            open the dashboard, watching two buckets
+  obtui --headless ./incoming           run without a terminal UI (systemd, containers)
+  obtui --headless --once ./incoming    catch up and exit: 0 all succeeded, 1 some failed (cron)
+  obtui --report --since 24h            success report by directory, errors by category
+  obtui --errors --limit 20 --json      the newest error records as JSON
+  obtui --status                        is a runner alive, and its last snapshot
+  obtui --check-config                  validate the config and print the effective rules
+  obtui --init-config                   write the commented sample config to the default location
+
+files:
+  config   $OBTUI_CONFIG or {config}
+  state    $OBTUI_STATE_DIR or {state}  (SQLite records, status.json, obtui.log)
+
+exit codes: 0 ok · 1 some files failed (--once) · 2 usage or config error · 3 no runner (--status)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from obtui.config.locations import default_config_path, default_state_dir
+
+    p = argparse.ArgumentParser(
+        prog="obtui",
+        description=(
+            "Watch bucket folders and process every dropped file exactly once, by the rules in a "
+            "TOML config; every success and failure is kept on record."
+        ),
+        epilog=EXAMPLES.format(config=default_config_path(), state=default_state_dir()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "dirs", nargs="*", type=Path, metavar="DIR", help="bucket folders to watch (added to the config's)"
+    )
+    mode = p.add_argument_group("modes (default: the full-screen dashboard)")
+    mode.add_argument("--headless", action="store_true", help="run without the terminal UI until signalled")
+    mode.add_argument("--once", action="store_true", help="with --headless: catch up every bucket, then exit")
+    mode.add_argument(
+        "--report", action="store_true", help="success report by directory + errors by category"
+    )
+    mode.add_argument("--errors", action="store_true", help="list error records, newest first")
+    mode.add_argument("--status", action="store_true", help="is a runner alive; its last status snapshot")
+    mode.add_argument("--metrics", action="store_true", help="the latest metrics")
+    mode.add_argument(
+        "--check-config", action="store_true", help="validate the config, print effective rules"
+    )
+    mode.add_argument("--init-config", action="store_true", help="write the sample config (never overwrites)")
+    q = p.add_argument_group("report options")
+    q.add_argument("--since", metavar="WHEN", help="only records since: 30m, 24h, 7d, an ISO date, or 'all'")
+    q.add_argument("--limit", type=int, default=50, metavar="N", help="with --errors: at most N records (50)")
+    q.add_argument("--category", metavar="NAME", help="with --errors: only this category (e.g. FileAccess)")
+    q.add_argument("--json", action="store_true", help="print JSON instead of text")
+    o = p.add_argument_group("settings")
+    o.add_argument("--config", type=Path, metavar="FILE", help="config file (default: see below)")
+    o.add_argument(
+        "--state-dir", type=Path, metavar="DIR", help="where records and status live (default: see below)"
+    )
+    o.add_argument("--concurrency", type=int, metavar="N", help="processing workers (overrides [runner])")
+    o.add_argument(
+        "--poll-seconds",
+        type=float,
+        metavar="S",
+        help="poll every S seconds instead of native events (NFS, SMB)",
+    )
+    o.add_argument("-v", "--verbose", action="store_true", help="log every outcome on stderr (headless)")
+    p.add_argument("--version", action="version", version=f"obtui {__version__}")
+    return p
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    from obtui.config.locations import default_state_dir
+
+    return Path(args.state_dir).expanduser().resolve() if args.state_dir else Path(default_state_dir())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.once and not args.headless:
+        args.headless = True  # --once only makes sense without a UI
+    state_dir = _state_dir(args)
+    try:
+        if args.report or args.errors or args.status or args.metrics:
+            return _reports(args, state_dir)
+        if args.init_config:
+            return _init_config(args)
+        return _run(args, state_dir, parser)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `obtui --errors | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _reports(args: argparse.Namespace, state_dir: Path) -> int:
+    from obtui.cli import reports as r
+
+    try:
+        since = r.parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"obtui: --since: {exc}", file=sys.stderr)
+        return 2
+    if args.report:
+        return r.cmd_report(state_dir, since, args.json)
+    if args.errors:
+        return r.cmd_errors(state_dir, since, args.limit, args.json, category=args.category)
+    if args.status:
+        return r.cmd_status(state_dir, args.json)
+    return r.cmd_metrics(state_dir, args.json)
+
+
+def _init_config(args: argparse.Namespace) -> int:
+    from obtui.config.locations import default_config_path
+    from obtui.config.sample import write_sample_config
+
+    dest = Path(args.config) if args.config else Path(default_config_path())
+    try:
+        written = write_sample_config(dest)
+    except FileExistsError as exc:
+        print(f"obtui: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote the sample config to {written}; edit it, then run: obtui --check-config")
+    return 0
+
+
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The effective config: file (or defaults) + CLI dirs + CLI overrides."""
+    import dataclasses
+
+    from obtui.config.loader import load_config
+
+    config = load_config(args.config, required=args.config is not None)
+    missing = [d for d in args.dirs if not Path(d).expanduser().is_dir()]
+    if missing:
+        from obtui.config.errors import ConfigError, Problem
+
+        raise ConfigError(
+            [
+                Problem(None, None, None, "DIR", f"bucket folder {d} does not exist or is not a folder")
+                for d in missing
+            ]
+        )
+    config = config.with_buckets([Path(d) for d in args.dirs])
+    overrides = {}
+    if args.concurrency is not None:
+        overrides["concurrency"] = max(1, args.concurrency)
+    if args.poll_seconds is not None:
+        overrides["poll_seconds"] = max(0.0, args.poll_seconds)
+    if overrides:
+        config = dataclasses.replace(config, runner=dataclasses.replace(config.runner, **overrides))
+    return config
+
+
+def _unusable(state_dir: Path) -> str | None:
+    """Why the runner could not keep its records in `state_dir` (created if missing), or None."""
+    import os
+
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        return "not writable by this user"
+    return None
+
+
+def _run(args: argparse.Namespace, state_dir: Path, parser: argparse.ArgumentParser) -> int:
+    from obtui.config.errors import ConfigError
+
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        print(f"obtui: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        from obtui.config.describe import describe_config
+
+        print(describe_config(config))
+        return 0
+    if not config.buckets:
+        print(
+            "obtui: no bucket folders to watch.\n"
+            "  Name them on the command line:   obtui ./incoming ./uploads\n"
+            "  or add [[buckets]] to a config:  obtui --init-config   (then edit it)",
+            file=sys.stderr,
+        )
+        return 2
+    problem = _unusable(state_dir)
+    if problem:
+        print(
+            f"obtui: cannot use the state dir {state_dir}: {problem}\n"
+            "  Choose another with --state-dir DIR or $OBTUI_STATE_DIR.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.headless:
+        from obtui.cli.headless import run_headless
+
+        return run_headless(
+            config, state_dir, once=args.once, cli_buckets=list(args.dirs), verbose=args.verbose
+        )
+    from obtui.tui.launch import run_tui
+
+    return run_tui(config, state_dir, cli_buckets=list(args.dirs))

@@ -1,0 +1,1 @@
+"""What obtui knows about a file (facts, sha256) and how it writes outputs atomically."""

@@ -1,0 +1,1 @@
+"""The stages a file goes through: watcher -> settle -> intake -> dispatcher -> processor."""

@@ -1,0 +1,347 @@
+"""The per-file pipeline: rule → breaker → inspect → manifest → action (retry) → record → post-action.
+
+Order matters for exactly-once: the output is written before the record commits, and the
+post-action (move/delete) runs only after the record committed (`post_pending` until then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from obtui import __version__
+from obtui.config.model import RuleConfig, RunnerConfig
+from obtui.engine.actions.base import ActionContext, ActionResult, FileFacts
+from obtui.engine.errors import ProcessingError
+from obtui.engine.pipeline.breaker import CircuitBreaker
+from obtui.engine.pipeline.dispatcher import Dispatcher, Job
+from obtui.engine.pipeline.metrics import MetricsCollector
+from obtui.engine.pipeline.patterns import Match, Matcher
+from obtui.engine.records import error_record, manifest_entry, now_iso, success_record
+from obtui.tracking.interfaces import RecordStore
+from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, Severity, SuccessRecord
+from obtui.tracking.writer import RecordWriter
+
+log = logging.getLogger("obtui.processor")
+
+
+@dataclass
+class Hooks:
+    """How the processor tells the engine what happened (all called on the engine loop)."""
+
+    on_success: Callable[[SuccessRecord], None]
+    on_error: Callable[[ErrorRecord, bool], None]  # (record, settled the file as failed)
+    on_breaker_open: Callable[[str], None]
+
+
+class Processor:
+    def __init__(
+        self,
+        *,
+        matcher: Callable[[], Matcher],
+        runner: Callable[[], RunnerConfig],
+        store: RecordStore,
+        writer: RecordWriter,
+        dispatcher: Callable[[], Dispatcher],
+        metrics: MetricsCollector,
+        hooks: Hooks,
+    ) -> None:
+        self._matcher = matcher
+        self._runner = runner
+        self._store = store
+        self._writer = writer
+        self._dispatcher = dispatcher
+        self._metrics = metrics
+        self._hooks = hooks
+        self.breakers: dict[str, CircuitBreaker[Job]] = {}
+        self.retrying: dict[str, Job] = {}
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    # -- breakers and retries -----------------------------------------------------------------
+
+    def breaker(self, rule: str) -> CircuitBreaker[Job]:
+        cfg = self._runner()
+        b = self.breakers.get(rule)
+        if b is None:
+            b = self.breakers[rule] = CircuitBreaker(rule, cfg.breaker_threshold, cfg.breaker_reset_seconds)
+        b.threshold, b.reset_seconds = cfg.breaker_threshold, cfg.breaker_reset_seconds
+        return b
+
+    def _later(self, delay: float, fn: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            fn()
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    def cancel_timers(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        self._timers.clear()
+
+    def _park(self, job: Job, breaker: CircuitBreaker[Job]) -> None:
+        job.since_wall = time.time()
+        breaker.waiting.append(job)
+        if len(breaker.waiting) == 1:
+            self._later(breaker.seconds_until_half_open() + 0.01, lambda: self._release_trial(breaker))
+
+    def _release_trial(self, breaker: CircuitBreaker[Job]) -> None:
+        if breaker.waiting and breaker.state != "closed":
+            job = breaker.waiting.popleft()
+            job.reason = "breaker"
+            self._dispatcher().requeue_front(job)
+            if breaker.waiting:
+                self._later(max(breaker.seconds_until_half_open(), 1.0), lambda: self._release_trial(breaker))
+
+    def _release(self, jobs: list[Job]) -> None:
+        d = self._dispatcher()
+        for job in jobs:
+            d.requeue_front(job)
+
+    def _schedule_retry(self, job: Job) -> None:
+        cfg = self._runner()
+        delay = min(cfg.retry_max_seconds, cfg.retry_base_seconds * 2 ** (job.attempt - 1))
+        delay *= random.uniform(0.5, 1.5)
+        job.attempt += 1
+        job.reason = "retry"
+        job.since_wall = time.time()
+        self.retrying[job.path] = job
+
+        def requeue() -> None:
+            if self.retrying.pop(job.path, None) is job:
+                self._dispatcher().requeue_front(job)
+
+        self._later(delay, requeue)
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    async def process(self, job: Job) -> None:
+        """Process one job; never raises except CancelledError."""
+        matcher = self._matcher()
+        match = matcher.folder_rule(job.bucket, job.rel) if job.is_dir else matcher.match(job.bucket, job.rel)
+        if match is None:
+            return  # ignored, or no rule matches any more (config reloaded)
+        rule = match.rule
+        job.rule = rule.name
+        breaker = self.breaker(rule.name)
+        if not breaker.allow():
+            self._park(job, breaker)
+            return
+        t0 = time.perf_counter()
+        seen: dict[str, FileFacts] = {}
+        try:
+            if rule.action == "note":
+                # One hop to a thread for the whole note: inspecting, the manifest look-up and
+                # writing the note, since each hop costs as much as a small note.
+                facts, entry, ctx, result = await asyncio.to_thread(self._note_sync, job, match, seen)
+            else:
+                facts, entry = await asyncio.to_thread(self._prepare, job, seen)
+                ctx, result = None, None
+                if not self._unchanged(entry, facts):
+                    ctx = self._context(job, match, facts)
+                    result = await self._run_action(ctx)
+            if ctx is None or result is None:
+                breaker.neutral()
+                assert entry is not None
+                if entry.status == ManifestStatus.POST_PENDING:
+                    await self._post(job, rule, ok=True)
+                else:
+                    self._metrics.skipped_unchanged += 1
+                return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._failed(job, rule, breaker, exc, seen.get("facts"), t0)
+            return
+        await self._succeeded(job, rule, breaker, ctx, result, t0)
+
+    @staticmethod
+    def _unchanged(entry: ManifestEntry | None, facts: FileFacts) -> bool:
+        return entry is not None and entry.sha256 == facts.sha256
+
+    def _note_sync(
+        self, job: Job, match: Match, seen: dict[str, FileFacts]
+    ) -> tuple[FileFacts, ManifestEntry | None, ActionContext | None, ActionResult | None]:
+        from obtui.engine.actions.folder_summary import write_folder_note
+        from obtui.engine.actions.note import write_note
+
+        facts, entry = self._prepare(job, seen)
+        if self._unchanged(entry, facts):
+            return facts, entry, None, None
+        ctx = self._context(job, match, facts)
+        result = write_folder_note(ctx) if facts.is_dir else write_note(ctx)
+        return facts, entry, ctx, result
+
+    def _prepare(self, job: Job, seen: dict[str, FileFacts]) -> tuple[FileFacts, ManifestEntry | None]:
+        from obtui.engine.files.facts import inspect_file
+
+        facts = inspect_file(
+            Path(job.path), Path(job.bucket), self._runner().max_file_size, allow_dir=job.is_dir
+        )
+        seen["facts"] = facts
+        return facts, self._store.manifest_get(job.path)
+
+    def _context(self, job: Job, match: Match, facts: FileFacts) -> ActionContext:
+        from obtui.engine.files.outputs import resolve_output_dir
+
+        bucket = Path(job.bucket)
+        out = resolve_output_dir(bucket, Path(job.path), job.rel, match.rule.output_dir)
+        return ActionContext(
+            facts=facts,
+            bucket=bucket,
+            rel=job.rel,
+            rule=match.rule,
+            matched_pattern=match.pattern,
+            output_dir=out,
+            attempt=job.attempt,
+            obtui_version=__version__,
+            now_iso=now_iso(),
+        )
+
+    async def _run_action(self, ctx: ActionContext) -> ActionResult:
+        """The command action (note actions run whole in `_note_sync`)."""
+        from obtui.engine.actions.command import run_command
+
+        return await run_command(ctx)
+
+    async def _succeeded(
+        self,
+        job: Job,
+        rule: RuleConfig,
+        breaker: CircuitBreaker[Job],
+        ctx: ActionContext,
+        result: ActionResult,
+        t0: float,
+    ) -> None:
+        if rule.result_json:
+            await self._result_json(job, rule, ctx, "COMPLETED", result, None, t0)
+        duration_ms = (time.perf_counter() - t0) * 1000
+        record = success_record(ctx, result, duration_ms)
+        status = ManifestStatus.DONE if rule.on_success.kind == "keep" else ManifestStatus.POST_PENDING
+        entry = manifest_entry(job.path, job.bucket, ctx.facts, status, rule.name)
+        try:
+            saved = await self._writer.commit(record, entry)
+        except Exception as exc:  # the store failed: nothing is recorded, so the file is redone
+            log.error("could not record success for %s: %s", job.path, exc)
+            self._hooks.on_error(error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), False)
+            return
+        assert isinstance(saved, SuccessRecord)
+        self._metrics.outcome(True, duration_ms, result.bytes_processed)
+        self._hooks.on_success(saved)
+        for warning in result.warnings:
+            await self._record_error(
+                error_record(
+                    warning,
+                    path=job.path,
+                    bucket=job.bucket,
+                    rule=rule.name,
+                    severity=Severity.INFO,
+                    recovery_fallback=getattr(warning, "fallback", None) or "fallback decoding",
+                    recovery_successful=True,
+                ),
+                None,
+            )
+        self._release(breaker.success())
+        if status == ManifestStatus.POST_PENDING:
+            await self._post(job, rule, ok=True)
+
+    async def _failed(
+        self,
+        job: Job,
+        rule: RuleConfig,
+        breaker: CircuitBreaker[Job],
+        exc: Exception,
+        facts: FileFacts | None,
+        t0: float,
+    ) -> None:
+        transient = isinstance(exc, ProcessingError) and exc.transient
+        for_breaker = not isinstance(exc, ProcessingError) or exc.counts_for_breaker
+        if for_breaker:
+            if breaker.failure():
+                self._hooks.on_breaker_open(rule.name)
+        else:
+            breaker.neutral()
+        if for_breaker and breaker.state != "closed":
+            # The rule's tool (or its output disk) is down and the breaker is open: this file
+            # waits with the others instead of being settled as failed, and runs again once a
+            # half-open trial succeeds. The failure still goes on record (not as a failed file).
+            await self._record_error(
+                error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt),
+                None,
+            )
+            self._park(job, breaker)
+            return
+        if transient and job.attempt <= rule.retries:
+            self._schedule_retry(job)
+            return
+        duration_ms = (time.perf_counter() - t0) * 1000
+        if rule.result_json and os.path.lexists(job.path):
+            await self._result_json(job, rule, None, "FAILED", None, exc, t0)
+        record = error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt)
+        entry = manifest_entry(job.path, job.bucket, facts, ManifestStatus.FAILED, rule.name)
+        if await self._record_error(record, entry, failed=True):
+            self._metrics.outcome(False, duration_ms, 0)
+        if rule.on_failure.kind != "keep" and os.path.lexists(job.path):
+            await self._post(job, rule, ok=False)
+
+    async def _record_error(
+        self, record: ErrorRecord, entry: ManifestEntry | None, failed: bool = False
+    ) -> bool:
+        try:
+            saved = await self._writer.commit(record, entry)
+        except Exception as exc:
+            log.error("could not record error %s: %s", record.message, exc)
+            return False
+        assert isinstance(saved, ErrorRecord)
+        self._hooks.on_error(saved, failed)
+        return True
+
+    async def _post(self, job: Job, rule: RuleConfig, ok: bool) -> None:
+        from obtui.engine.actions.post import apply_post_action
+
+        post = rule.on_success if ok else rule.on_failure
+        try:
+            await asyncio.to_thread(apply_post_action, Path(job.path), Path(job.bucket), post)
+        except Exception as exc:
+            await self._record_error(
+                error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), None
+            )
+            return
+        if post.kind != "keep":
+            try:
+                await self._writer.call(self._store.set_manifest_status, job.path, ManifestStatus.CONSUMED)
+            except Exception as exc:
+                log.error("could not update manifest for %s: %s", job.path, exc)
+
+    async def _result_json(
+        self,
+        job: Job,
+        rule: RuleConfig,
+        ctx: ActionContext | None,
+        status: str,
+        result: ActionResult | None,
+        error: Exception | None,
+        t0: float,
+    ) -> None:
+        from obtui.engine.actions.post import write_result_json
+
+        # When processing began (t0 is a perf_counter reading), so duration_seconds is real.
+        began = datetime.fromtimestamp(time.time() - (time.perf_counter() - t0), UTC)
+        started = began.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        try:
+            await asyncio.to_thread(
+                write_result_json, Path(job.path), ctx, status, result, error, started, now_iso(), rule=rule
+            )
+        except Exception as exc:
+            log.warning("could not write result.json for %s: %s", job.path, exc)

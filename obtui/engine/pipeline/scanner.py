@@ -1,0 +1,152 @@
+"""Reconciliation scan: find every matching file whose current content is not on record.
+
+Runs in a worker thread, streaming with `os.scandir`, in batches: a batch's manifest entries are
+fetched in one query, and a file whose size, mtime and inode equal its manifest entry's (status
+done or failed) is skipped without hashing. Everything else is handed to the engine, which
+hashes it and decides. Symlinked folders are never followed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from obtui.engine.pipeline.patterns import Matcher
+from obtui.tracking.interfaces import RecordStore
+from obtui.tracking.records import ManifestEntry, ManifestStatus
+
+BATCH = 500
+SETTLED = (ManifestStatus.DONE, ManifestStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str
+    rel: str
+    recent: bool  # modified moments ago: let it settle instead of queueing it at once
+    is_dir: bool = False
+
+
+def _walk(
+    root: str, recursive: bool, bucket: str, matcher: Matcher
+) -> Iterator[tuple[str, str, os.DirEntry[str]]]:
+    stack = [("", root)]
+    while stack:
+        rel_dir, abs_dir = stack.pop()
+        try:
+            it = os.scandir(abs_dir)
+        except (FileNotFoundError, NotADirectoryError):
+            if not rel_dir:
+                raise
+            continue
+        except PermissionError:
+            continue
+        with it:
+            subdirs = []
+            for entry in it:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    if not rel_dir:
+                        yield rel, entry.path, entry  # top-level folders: folder summaries
+                    if recursive and not matcher.dir_pruned(bucket, rel):
+                        subdirs.append((rel, entry.path))
+                    continue
+                yield rel, entry.path, entry
+            stack.extend(reversed(subdirs))
+
+
+def unchanged(entry: ManifestEntry | None, st: os.stat_result) -> bool:
+    """True when the manifest already settled this exact file (same stat), so no hashing needed."""
+    return (
+        entry is not None
+        and entry.status in SETTLED
+        and entry.size == st.st_size
+        and entry.mtime_ns == st.st_mtime_ns
+        and entry.inode == st.st_ino
+    )
+
+
+def scan_bucket(
+    bucket: str,
+    *,
+    recursive: bool,
+    matcher: Matcher,
+    store: RecordStore,
+    emit: Callable[[list[Candidate]], None],
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: threading.Event | None = None,
+    recent_seconds: float = 1.0,
+) -> tuple[int, int]:
+    """Scan one bucket; `emit` receives batches of candidates (it may block for backpressure).
+
+    Returns (files scanned, candidates emitted). Raises FileNotFoundError if the bucket is gone.
+    """
+    scanned = queued = 0
+    batch: list[tuple[str, str, os.stat_result, bool]] = []
+
+    def flush() -> None:
+        nonlocal queued
+        if not batch:
+            return
+        entries = store.manifest_get_many([p for p, _, _, _ in batch])
+        now = time.time()
+        out = []
+        for path, rel, st, is_dir in batch:
+            entry = entries.get(path)
+            if is_dir:
+                if entry is None or entry.status not in SETTLED:
+                    out.append(Candidate(path, rel, now - st.st_mtime < recent_seconds, True))
+                continue
+            if unchanged(entry, st):
+                continue
+            out.append(Candidate(path, rel, now - st.st_mtime < recent_seconds))
+        batch.clear()
+        if out:
+            queued += len(out)
+            emit(out)
+
+    for rel, path, entry in _walk(bucket, recursive, bucket, matcher):
+        if cancelled is not None and cancelled.is_set():
+            break
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if is_dir:
+                if matcher.folder_rule(bucket, rel) is None:
+                    continue
+            elif matcher.match(bucket, rel) is None:
+                continue
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        scanned += 1
+        batch.append((path, rel, st, is_dir))
+        if len(batch) >= BATCH:
+            flush()
+            if progress:
+                progress(scanned, queued)
+    flush()
+    if progress:
+        progress(scanned, queued)
+    return scanned, queued
+
+
+def sweep_stale_temps(root: str) -> int:
+    """Remove the `.obtui-*.tmp` files an atomic write leaves behind when the process is killed
+    between writing and renaming. Runs once at start, when no write of ours can be in flight."""
+    removed = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if name.startswith(".obtui-") and name.endswith(".tmp"):
+                try:
+                    os.unlink(os.path.join(dirpath, name))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
