@@ -1,7 +1,7 @@
 """Run the engine in a child process (`obtui.hosting.server`) and talk to it over a socket.
 
 This is what `obtui DIR...` uses under the dashboard: the engine and the UI then never compete
-for one GIL. It implements the TUI's EngineHost protocol, like `EngineThread` does in-process:
+for one GIL. It implements `obtui.api.host.EngineHost`, like `EngineThread` does in-process:
 `snapshot()` returns the newest snapshot the engine sent (never blocks); the control calls send
 one message and return; `apply_config` waits for the engine's answer.
 """
@@ -16,12 +16,25 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from obtui.api.control import ReloadDiff
+from obtui.api.messages import (
+    Apply,
+    ConfigRejected,
+    Exit,
+    Pause,
+    Reply,
+    Rescan,
+    Resume,
+    SnapshotMsg,
+    Start,
+    StartRequest,
+    Stop,
+    ToEngine,
+    ToParent,
+)
 from obtui.api.snapshot import EngineSnapshot
 from obtui.config.model import Config
 
@@ -35,16 +48,6 @@ class EngineProcessError(RuntimeError):
     """The engine process could not be reached, or ended without saying why."""
 
 
-@dataclass(frozen=True)
-class StartRequest:
-    """Everything the engine process needs to start, sent as the first message. It lives here,
-    not in `hosting.server`, so that the UI process never imports the engine."""
-
-    config: Config
-    state_dir: Path
-    cli_buckets: tuple[Path, ...] = ()
-
-
 class Link:
     """One end of the socket between the UI and the engine process: sends from any thread."""
 
@@ -52,7 +55,7 @@ class Link:
         self.conn = conn
         self._lock = threading.Lock()
 
-    def send(self, message: tuple[Any, ...]) -> bool:
+    def send(self, message: ToEngine | ToParent) -> bool:
         """Send one message; False once the other end has gone (never raises)."""
         try:
             with self._lock:
@@ -125,10 +128,10 @@ class EngineProcess:
         self._reader = threading.Thread(target=self._read, name="obtui-engine-link", daemon=True)
         self._reader.start()
         request = StartRequest(self.config, self.state_dir, self.cli_buckets)
-        if not self._send(("start", request)):
+        if not self._send(Start(request)):
             log.error("could not send the start request to the engine process")
 
-    def _send(self, message: tuple[Any, ...]) -> bool:
+    def _send(self, message: ToEngine) -> bool:
         return self._link is not None and self._link.send(message)
 
     def _read(self) -> None:
@@ -140,19 +143,22 @@ class EngineProcess:
                 message = conn.recv()
             except (OSError, EOFError):
                 break
-            kind = message[0]
-            if kind == "snapshot":
-                self._snapshot = message[1]
-            elif kind == "reply":
-                future = self._replies.pop(message[1], None)
-                if future is not None:
-                    if message[3] is None:
-                        future.set_result(message[2])
+            match message:
+                case SnapshotMsg(snapshot):
+                    self._snapshot = snapshot
+                case Reply(request_id, diff, error):
+                    future = self._replies.pop(request_id, None)
+                    if future is None:
+                        pass
+                    elif error is not None or diff is None:
+                        future.set_exception(EngineProcessError(error or "the engine sent no answer"))
                     else:
-                        future.set_exception(EngineProcessError(message[3]))
-            elif kind == "exit":
-                said_exit = True
-                self.exit_code, self.error = message[1], message[2]
+                        future.set_result(diff)
+                case Exit(code, error):
+                    said_exit = True
+                    self.exit_code, self.error = code, error
+                case _:
+                    log.warning("engine process: unknown message %r", type(message).__name__)
         conn.close()
         for future in list(self._replies.values()):
             future.set_exception(EngineProcessError("the engine process ended"))
@@ -178,16 +184,16 @@ class EngineProcess:
         return self._snapshot
 
     def pause(self) -> None:
-        self._send(("pause",))
+        self._send(Pause())
 
     def resume(self) -> None:
-        self._send(("resume",))
+        self._send(Resume())
 
     def rescan(self) -> None:
-        self._send(("rescan",))
+        self._send(Rescan())
 
     def request_stop(self, force: bool = False) -> None:
-        if not self._send(("stop", force)) and force and self.alive:
+        if not self._send(Stop(force)) and force and self.alive:
             assert self._proc is not None
             self._proc.terminate()  # the link is gone: SIGTERM is the engine's own graceful stop
 
@@ -196,7 +202,7 @@ class EngineProcess:
         future: Future[ReloadDiff] = Future()
         request_id = next(self._ids)
         self._replies[request_id] = future
-        if not self._send(("apply", request_id, config)):
+        if not self._send(Apply(request_id, config)):
             self._replies.pop(request_id, None)
             raise EngineProcessError("the engine process is not running")
         try:
@@ -211,7 +217,7 @@ class EngineProcess:
 
     def record_config_error(self, message: str, source: str | None) -> None:
         """Put a rejected config edit on record (Configuration category); does not block."""
-        self._send(("config_error", message, source))
+        self._send(ConfigRejected(message, source))
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait up to `timeout` seconds for the engine process to exit; True once it has."""

@@ -7,13 +7,7 @@ pair as fd N. In one Python process the engine and a Textual app share one GIL: 
 burst ran at 0.39x the headless rate and keys waited up to 200 ms. Apart, each has a core of its
 own, and `--nice` lets the UI have the CPU first when it needs it.
 
-Messages are tuples, pickled by `multiprocessing.connection` (length-prefixed frames):
-
-    parent -> engine: ("start", StartRequest) first; then ("pause",) ("resume",) ("rescan",)
-                      ("stop", force) ("apply", request_id, Config) ("config_error", message, source)
-    engine -> parent: ("snapshot", EngineSnapshot) whenever its version changes (at most ~10×/s)
-                      ("reply", request_id, ReloadDiff | None, error message | None)
-                      ("exit", exit_code, BaseException | None) last, just before the process exits
+Messages are the frozen dataclasses of `obtui.api.messages`, read here with `match`.
 
 Both ends are the same program, started by the same user: pickle crosses no trust boundary here.
 The engine stops gracefully when the parent says so, on SIGTERM/SIGINT (a second one forces), or
@@ -30,11 +24,23 @@ import signal
 import socket
 import threading
 from multiprocessing.connection import Connection
-from typing import Any
 
+from obtui.api.messages import (
+    Apply,
+    ConfigRejected,
+    Exit,
+    Pause,
+    Reply,
+    Rescan,
+    Resume,
+    SnapshotMsg,
+    Start,
+    Stop,
+    ToEngine,
+)
 from obtui.config.model import Config
 from obtui.engine.engine import Engine
-from obtui.hosting.process import Link, StartRequest
+from obtui.hosting.process import Link
 
 log = logging.getLogger("obtui.engine")
 
@@ -54,12 +60,15 @@ class EngineServer:
     def serve(self) -> int:
         """Read the start request, run the engine until it stops, report how it ended."""
         try:
-            kind, request = self.conn.recv()
+            first = self.conn.recv()
         except (OSError, EOFError):
             return 2  # the parent went away before saying anything
-        if kind != "start" or not isinstance(request, StartRequest):
-            self.send(("exit", 2, RuntimeError(f"expected a start request, got {kind!r}")))
-            return 2
+        match first:
+            case Start(request):
+                pass
+            case _:
+                self.send(Exit(2, RuntimeError(f"expected a start request, got {type(first).__name__}")))
+                return 2
         from obtui.cli.headless import setup_logging
 
         setup_logging(request.state_dir, stderr=False)  # the terminal belongs to the UI
@@ -79,8 +88,8 @@ class EngineServer:
             code, error = 2, exc
         self._done.set()
         sender.join(5)
-        self.send(("snapshot", engine.snapshot()))
-        if not self.send(("exit", code, _picklable(error))):
+        self.send(SnapshotMsg(engine.snapshot()))
+        if not self.send(Exit(code, _picklable(error))):
             log.info("the dashboard had gone before the engine finished")
         return code
 
@@ -110,35 +119,35 @@ class EngineServer:
             try:
                 self._handle(engine, message)
             except Exception:  # a bad message must not take the command reader down
-                log.exception("engine process: could not handle %r", message[:1])
+                log.exception("engine process: could not handle %s", type(message).__name__)
 
-    def _handle(self, engine: Engine, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "pause":
-            engine.pause()
-        elif kind == "resume":
-            engine.resume()
-        elif kind == "rescan":
-            engine.rescan()
-        elif kind == "stop":
-            engine.request_stop(force=bool(message[1]))
-        elif kind == "config_error":
-            engine.reloader.report_config_error(message[1], message[2])
-        elif kind == "apply":
-            # apply_config blocks until the engine loop has applied it: not on this reader.
-            threading.Thread(
-                target=self._apply, args=(engine, message[1], message[2]), name="obtui-engine-apply"
-            ).start()
-        else:
-            log.warning("engine process: unknown message %r", kind)
+    def _handle(self, engine: Engine, message: ToEngine) -> None:
+        match message:
+            case Pause():
+                engine.pause()
+            case Resume():
+                engine.resume()
+            case Rescan():
+                engine.rescan()
+            case Stop(force):
+                engine.request_stop(force=force)
+            case ConfigRejected(text, source):
+                engine.reloader.report_config_error(text, source)
+            case Apply(request_id, config):
+                # apply_config blocks until the engine loop has applied it: not on this reader.
+                threading.Thread(
+                    target=self._apply, args=(engine, request_id, config), name="obtui-engine-apply"
+                ).start()
+            case _:
+                log.warning("engine process: unknown message %s", type(message).__name__)
 
     def _apply(self, engine: Engine, request_id: int, config: Config) -> None:
         try:
             diff = engine.apply_config(config)
         except Exception as exc:
-            self.send(("reply", request_id, None, str(exc) or type(exc).__name__))
+            self.send(Reply(request_id, error=str(exc) or type(exc).__name__))
             return
-        self.send(("reply", request_id, diff, None))
+        self.send(Reply(request_id, diff=diff))
 
     def _send_snapshots(self) -> None:
         engine = self.engine
@@ -146,7 +155,7 @@ class EngineServer:
         sent = -1
         while not self._done.wait(PUBLISH_SECONDS):
             snap = engine.snapshot()
-            if snap.version != sent and not self.send(("snapshot", snap)):
+            if snap.version != sent and not self.send(SnapshotMsg(snap)):
                 return
             sent = snap.version
 

@@ -1,5 +1,5 @@
 """Run an Engine on its own thread and event loop, so that its blocking work (SQLite, hashing,
-file I/O) can never stall a UI. Implements the TUI's EngineHost protocol."""
+file I/O) can never stall a UI. Implements `obtui.api.host.EngineHost`."""
 
 from __future__ import annotations
 
@@ -64,3 +64,7 @@ class EngineThread:
     def record_config_error(self, message: str, source: str | None) -> None:
         """Put a rejected config edit on record (Configuration category); does not block."""
         self.engine.reloader.report_config_error(message, source)
+
+    def kill(self) -> None:
+        """A thread cannot be killed: the most it can do is force the stop."""
+        self.engine.request_stop(force=True)

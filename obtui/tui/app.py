@@ -19,8 +19,7 @@ from obtui.api.host import EngineHost
 from obtui.api.snapshot import EngineSnapshot, ErrorSummary
 from obtui.config.model import Config
 from obtui.tracking.interfaces import RecordStore
-from obtui.tui.config_flow import show_outcome
-from obtui.tui.config_sync import ConfigOutcome, ConfigSync, default_config_file
+from obtui.tui.config_sync import ConfigOutcome, ConfigSync, default_config_file, show_outcome
 from obtui.tui.palette import obtui_commands
 from obtui.tui.screens.config_editor import ConfigEditorScreen
 from obtui.tui.screens.confirm import ConfirmScreen
@@ -167,7 +166,7 @@ class ObtuiApp(App[None]):
             return
         self.engine_ended = True
         self._render_header()
-        error = getattr(self.host, "error", None)
+        error = self.host.error
         self.notify(
             f"The engine stopped{f': {error}' if error else ''}. Nothing is processed; q quits.",
             title="Engine stopped",
@@ -226,6 +225,10 @@ class ObtuiApp(App[None]):
         while len(self.screen_stack) > 1 and not self._editor_dirty(self.screen):
             self.pop_screen()
         self.push_screen(screen)
+
+    def open_editor(self) -> ConfigEditorScreen | None:
+        """The config editor when it is on the screen stack."""
+        return next((s for s in self.screen_stack if isinstance(s, ConfigEditorScreen)), None)
 
     @staticmethod
     def _editor_dirty(screen: Screen[object]) -> bool:

@@ -1,7 +1,9 @@
-"""Saving the config from the editor and following edits made to the file outside the app.
+"""Saving the config from the editor, following edits made to the file outside the app, and
+showing what either came to.
 
-Both run in thread workers (file I/O and `apply_config` may block), serialised by one lock so that
-the follower never mistakes the editor's own save for an outside edit. No Textual imports here.
+`ConfigSync.save` and `ConfigSync.check` run in thread workers (file I/O and `apply_config` may
+block), serialised by one lock so that the follower never mistakes the editor's own save for an
+outside edit; `show_outcome` runs on the app's thread with what they returned. No Textual imports.
 """
 
 from __future__ import annotations
@@ -10,10 +12,17 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from obtui.api.control import EngineControl, ReloadDiff
+from obtui.api.control import ReloadDiff
+from obtui.api.host import EngineHost
+from obtui.config.errors import ConfigError
+from obtui.config.loader import parse_config_text
+from obtui.config.locations import default_config_path
 from obtui.config.model import Config
+
+if TYPE_CHECKING:
+    from obtui.tui.app import ObtuiApp
 
 
 @dataclass(frozen=True)
@@ -40,38 +49,20 @@ class ConfigOutcome:
 
 def default_config_file() -> Path:
     """Where a new config file goes: `obtui.config.locations.default_config_path()`."""
-    try:
-        from obtui.config.locations import default_config_path
-    except ImportError:
-        import platformdirs
-
-        return Path(platformdirs.user_config_dir("obtui")) / "config.toml"
     return Path(default_config_path())
 
 
 def parse(text: str, source: Path | None) -> Config:
     """Validate config text (raises `obtui.config.errors.ConfigError`)."""
-    from obtui.config.loader import parse_config_text
-
     return parse_config_text(text, source)
 
 
-def problem_of(exc: Exception) -> ProblemInfo:
-    """The first problem of a `ConfigError` (or any exception) with its position when known."""
-    problems = list(getattr(exc, "problems", None) or [])
-    if problems:
-        p = problems[0]
-        return ProblemInfo(str(p), getattr(p, "line", None), getattr(p, "col", None))
+def problem_of(exc: ConfigError) -> ProblemInfo:
+    """The first problem of a `ConfigError`, with its position when known."""
+    if exc.problems:
+        p = exc.problems[0]
+        return ProblemInfo(str(p), p.line, p.col)
     return ProblemInfo(str(exc) or type(exc).__name__)
-
-
-def config_errors() -> tuple[type[Exception], ...]:
-    """The exception types that mean 'invalid config' (empty until the loader exists)."""
-    try:
-        from obtui.config.errors import ConfigError
-    except ImportError:
-        return ()
-    return (ConfigError,)
 
 
 def file_signature(path: Path | None) -> tuple[int, int] | None:
@@ -88,7 +79,7 @@ def file_signature(path: Path | None) -> tuple[int, int] | None:
 class ConfigSync:
     """Owns the path of the config in use and the last version of it that was seen."""
 
-    def __init__(self, host: EngineControl, path: Path | None, cli_buckets: list[Path]) -> None:
+    def __init__(self, host: EngineHost, path: Path | None, cli_buckets: list[Path]) -> None:
         self.host = host
         self.path = path
         self.cli_buckets = list(cli_buckets)
@@ -128,14 +119,10 @@ class ConfigSync:
                 return ConfigOutcome("file", path, error=f"could not read {path}: {exc}")
             try:
                 config = parse(text, path)
-            except config_errors() as exc:
+            except ConfigError as exc:
                 # An invalid outside edit goes on record, as it does in headless mode.
-                record = getattr(self.host, "record_config_error", None)
-                if record is not None:
-                    record(str(exc), str(path))
+                self.host.record_config_error(str(exc), str(path))
                 return ConfigOutcome("file", path, text, problem=problem_of(exc))
-            except ImportError as exc:
-                return ConfigOutcome("file", path, text, error=f"config validation unavailable: {exc}")
             return self._apply("file", path, text, config)
         finally:
             self._lock.release()
@@ -148,3 +135,34 @@ class ConfigSync:
         except Exception as exc:  # the engine refused it; the old rules stay
             return ConfigOutcome(origin, path, text, config, error=f"the engine did not apply it: {exc}")
         return ConfigOutcome(origin, path, text, config, diff=diff)
+
+
+def show_outcome(app: ObtuiApp, o: ConfigOutcome) -> None:
+    """Adopt an applied config, update an open editor, and tell the user (never as markup)."""
+    editor = app.open_editor()
+    if o.config is not None and o.error is None:
+        old_theme = app.config.ui.theme
+        app.config = app.config_sync.effective(o.config)
+        if o.config.ui.theme != old_theme:
+            app.select_theme(o.config.ui.theme)
+    if o.origin == "editor":
+        if o.config is not None:  # written to the file (even if the engine then refused it)
+            app.config_path = o.path
+            if editor is not None and o.text is not None:
+                editor.mark_saved(o.text, o.path)
+        if o.diff is not None:
+            app.notify(o.diff.summary(), title=f"Saved and applied {o.path.name}", markup=False)
+    else:
+        if editor is not None and o.text is not None:
+            editor.file_changed(o.text, o.problem)
+        if o.diff is not None:
+            app.notify(o.diff.summary(), title=f"{o.path.name} changed: applied", markup=False)
+    if o.problem is not None:
+        app.notify(
+            o.problem.text,
+            title="Config change rejected; the previous rules stay",
+            severity="error",
+            markup=False,
+        )
+    if o.error is not None:
+        app.notify(o.error, title="Config not applied", severity="error", markup=False)

@@ -56,6 +56,9 @@ class FakeEngine:
         self.applied: list[Config] = []
         self.apply_threads: list[threading.Thread] = []
         self.joins = 0
+        self.error: BaseException | None = None
+        self.exit_code: int | None = None
+        self.config_errors: list[tuple[str, str | None]] = []
         self._stopped = threading.Event()
 
     # scripting
@@ -103,9 +106,19 @@ class FakeEngine:
         if not self.hold_stop or force:
             self._stopped.set()
 
-    def join(self, timeout: float) -> bool:
+    def join(self, timeout: float | None = None) -> bool:
         self.joins += 1
         return self._stopped.wait(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return not self._stopped.is_set()
+
+    def record_config_error(self, message: str, source: str | None) -> None:
+        self.config_errors.append((message, source))
+
+    def kill(self) -> None:
+        self._stopped.set()
 
 
 class FakeStore:

@@ -201,6 +201,7 @@ async def test_outside_edits_are_applied_or_rejected(config_file: Path) -> None:
         touch_later(config_file, broken)
         await wait_until(pilot, lambda: any(n.get("severity") == "error" for n in notes))
         assert len(engine.applied) == 1  # the previous rules stay
+        assert [source for _, source in engine.config_errors] == [str(config_file)]  # on record
         assert "previous rules stay" in [n for n in notes if n.get("severity") == "error"][0]["title"]
 
 

@@ -13,37 +13,13 @@ from textual.theme import Theme
 from textual.widgets import Footer, Header, Static, TextArea
 from textual.widgets.text_area import Selection
 
-from obtui.tui.config_sync import ProblemInfo, config_errors, parse, problem_of
+from obtui.config.errors import ConfigError
+from obtui.config.sample import sample_config_text
+from obtui.tui.config_sync import ProblemInfo, parse, problem_of
 from obtui.tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from obtui.tui.app import ObtuiApp
-
-
-def new_config_text() -> str:
-    """The commented sample config, for a config file that does not exist yet."""
-    try:
-        from obtui.config.sample import sample_config_text
-
-        return sample_config_text()
-    except (ImportError, OSError):
-        return NEW_CONFIG
-
-
-NEW_CONFIG = """\
-# obtui configuration. Save with ctrl+s: it is checked first, and applied without a restart.
-
-[runner]
-# concurrency = 4
-
-# [[buckets]]
-# path = "~/incoming"
-
-# [[rules]]
-# name = "notes"
-# patterns = ["*.txt", "*.md"]
-# action = "note"
-"""
 
 
 class ConfigEditorScreen(Screen[None]):
@@ -61,7 +37,7 @@ class ConfigEditorScreen(Screen[None]):
         super().__init__(id="config-editor")
         self.path = path
         self.default_path = default_path
-        self._initial = text if text is not None else new_config_text()
+        self._initial = text if text is not None else sample_config_text()
         self._saved = self._initial
 
     def compose(self) -> ComposeResult:
@@ -104,11 +80,8 @@ class ConfigEditorScreen(Screen[None]):
         target = self.path or self.default_path
         try:
             config = parse(text, target)
-        except config_errors() as exc:
+        except ConfigError as exc:
             self.show_problem(problem_of(exc))
-            return
-        except ImportError as exc:
-            self.show_problem(ProblemInfo(f"config validation unavailable: {exc}"))
             return
         self.show_problem(None)
         self.app.save_config(text, config, target)
