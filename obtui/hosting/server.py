@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import socket
 import threading
 from multiprocessing.connection import Connection
@@ -40,7 +39,9 @@ from obtui.api.messages import (
 )
 from obtui.config.model import Config
 from obtui.engine.engine import Engine
+from obtui.hosting.logs import setup_logging
 from obtui.hosting.process import Link
+from obtui.hosting.signals import install_stop_signals
 
 log = logging.getLogger("obtui.engine")
 
@@ -55,7 +56,6 @@ class EngineServer:
         self.send = Link(conn).send  # False once the parent has gone (never raises)
         self.engine: Engine | None = None
         self._done = threading.Event()
-        self._signals = 0
 
     def serve(self) -> int:
         """Read the start request, run the engine until it stops, report how it ended."""
@@ -69,8 +69,6 @@ class EngineServer:
             case _:
                 self.send(Exit(2, RuntimeError(f"expected a start request, got {type(first).__name__}")))
                 return 2
-        from obtui.cli.headless import setup_logging
-
         setup_logging(request.state_dir, stderr=False)  # the terminal belongs to the UI
         # The dashboard follows the config file itself (it also refreshes an open editor).
         engine = Engine(
@@ -94,15 +92,8 @@ class EngineServer:
         return code
 
     async def _run(self, engine: Engine) -> int:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal)
+        install_stop_signals(asyncio.get_running_loop(), engine)
         return await engine.run()
-
-    def _on_signal(self) -> None:
-        self._signals += 1
-        if self.engine is not None:
-            self.engine.request_stop(force=self._signals > 1)
 
     def _read_commands(self) -> None:
         engine = self.engine

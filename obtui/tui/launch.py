@@ -11,7 +11,7 @@ from obtui.config.model import Config
 
 def run_tui(config: Config, state_dir: Path, *, cli_buckets: list[Path]) -> int:
     """Run the dashboard until the user quits. Exit code 0, or 2 if the engine could not start."""
-    from obtui.cli.headless import setup_logging
+    from obtui.hosting.logs import setup_logging
     from obtui.hosting.process import EngineProcess
     from obtui.tracking.runtime_files import RunnerLockedError, runner_alive
     from obtui.tui.app import make_app
