@@ -290,3 +290,25 @@ async def test_engine_that_ends_on_its_own_is_reported() -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_errors_screen_queries_once_on_open_and_again_only_for_a_new_error() -> None:
+    records = sample_records()
+    first = sample_snapshot(recent_errors=tuple(summary_of(r) for r in records[1:]))
+    second = sample_snapshot(version=8, recent_errors=tuple(summary_of(r) for r in records))
+    engine, store = FakeEngine(script=[first, second]), FakeStore(records)
+    app = build_app(engine, store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ErrorsScreen)
+        assert len(store.queries) == 1  # the first poll, on opening
+        screen.poll()
+        await app.workers.wait_for_complete()
+        assert len(store.queries) == 1  # same newest error: no query
+        engine.advance()
+        screen.poll()
+        await app.workers.wait_for_complete()
+        assert len(store.queries) == 2

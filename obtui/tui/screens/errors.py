@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -10,12 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from obtui.api.snapshot import ErrorSummary
+from obtui.api.snapshot import EngineSnapshot, ErrorSummary
 from obtui.tracking.records import Category, ErrorRecord
 from obtui.tui import format as fmt
+from obtui.tui.screens.polling import SnapshotScreen
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, path_cell
 
 if TYPE_CHECKING:
@@ -49,10 +50,13 @@ class ErrorRow:
         return cls(e.error_id, e.timestamp, str(e.severity), str(e.category), e.message, e.file_path)
 
 
-class ErrorsScreen(Screen[None]):
+class ErrorsScreen(SnapshotScreen):
     """Lists error records newest first. Store queries run in a thread worker, never here."""
 
     app: ObtuiApp
+
+    POLL_NAME = "errors-follow"
+    MIN_POLL_SECONDS = 1.0  # a new error means a store query
 
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="obtui.errors.filter"),
@@ -71,7 +75,6 @@ class ErrorsScreen(Screen[None]):
         super().__init__(id="errors")
         self._request = 0
         self._rows: dict[str, ErrorRow] = {}
-        self._newest: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -84,22 +87,20 @@ class ErrorsScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        # Textual then runs SnapshotScreen.on_mount too (handlers run along the MRO): the first poll.
         self.query_one("#errors-records", KeyedTable).focus()
-        self.reload()
-        if self.app.poll_interval:
-            self.set_interval(max(1.0, self.app.poll_interval), self._follow, name="errors-follow")
 
-    def _follow(self) -> None:
+    def snapshot_key(self, snap: EngineSnapshot, now: float) -> Hashable:
         # New errors show up in the snapshot first; query the store again only then.
-        recent = self.app.host.snapshot().recent_errors
-        newest = recent[0].error_id if recent else None
-        if newest != self._newest:
-            self.reload()
+        return snap.recent_errors[0].error_id if snap.recent_errors else None
+
+    def show(self, snap: EngineSnapshot, now: float) -> None:
+        """A new error: query again."""
+        self.reload()
 
     def reload(self) -> None:
         """Query again with the current filter."""
         recent = self.app.host.snapshot().recent_errors
-        self._newest = recent[0].error_id if recent else None
         text = self.query_one("#errors-filter", Input).value.strip() or None
         category = self.query_one("#errors-category", Select).value
         self._request += 1

@@ -8,12 +8,11 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from obtui.api.snapshot import EngineSnapshot
 from obtui.tui import format as fmt
+from obtui.tui.screens.polling import SnapshotScreen
 from obtui.tui.widgets.metrics_pane import uptime_seconds
 from obtui.tui.widgets.queue_pane import queue_counts
 
@@ -144,16 +143,15 @@ def breakers_section(snap: EngineSnapshot, now: float) -> Content:
     return _block(lines)
 
 
-class StatusScreen(Screen[None]):
+class StatusScreen(SnapshotScreen):
     """Everything the snapshot knows, refreshed while visible."""
 
     app: ObtuiApp
 
+    POLL_NAME = "status-poll"
+
     def __init__(self) -> None:
         super().__init__(id="status")
-        self._version: int | None = None
-        self._second: int | None = None
-        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -174,18 +172,8 @@ class StatusScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
 
-    def on_mount(self) -> None:
-        self.poll()
-        if self.app.poll_interval:
-            self._timer = self.set_interval(self.app.poll_interval, self.poll, name="status-poll")
-
-    def poll(self) -> None:
-        """Redraw when the snapshot changed, or each second for the clocks."""
-        snap = self.app.host.snapshot()
-        now = self.app.clock()
-        if snap.version == self._version and int(now) == self._second:
-            return
-        self._version, self._second = snap.version, int(now)
+    def show(self, snap: EngineSnapshot, now: float) -> None:
+        """Redraw every section (the snapshot changed, or a second passed for the clocks)."""
         self.app.observe_snapshot(snap)
         config_path = str(self.app.config_path) if self.app.config_path else snap.config_path
         for key, content in (
