@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-import humanize
-
 from obtui.cli.text import category_rows, dump_json, ms, num, pct, safe_out, since_words, when, write_rows
+from obtui.config.units import format_size
 from obtui.tracking.codec import utc_iso
 from obtui.tracking.records import Category
 from obtui.tracking.runtime_files import read_last_metrics, read_status, runner_pid
@@ -136,7 +135,7 @@ def cmd_report(state_dir: Path, since: str | None, as_json: bool, out: TextIO | 
                 ("Successful", f"{num(d.successful)} ({pct(d.successful, d.total)})"),
                 ("Failed", f"{num(d.failed)} ({pct(d.failed, d.total)})"),
                 ("Avg duration", ms(d.avg_duration_ms) if d.successful else "-"),
-                ("Bytes", humanize.naturalsize(d.bytes)),
+                ("Bytes", format_size(d.bytes)),
                 ("Last file", f"{last}, {when(d.last_at)}"),
             ],
         )

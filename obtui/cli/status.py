@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import humanize
-
 from obtui.cli.text import RULE, category_rows, ms, num, pct, uptime, when, write_rows
+from obtui.config.units import format_size
 
 
 def _iso(ts: float | None) -> str | None:
@@ -102,7 +101,7 @@ def render_status(
                 ("Successful", f"{num(m.get('successful', 0))} ({pct(m.get('successful', 0), files)})"),
                 ("Failed", f"{num(m.get('failed', 0))} ({pct(m.get('failed', 0), files)})"),
                 ("Average Duration", ms(m.get("duration_avg_ms", 0.0))),
-                ("Bytes Processed", humanize.naturalsize(m.get("bytes_processed", 0))),
+                ("Bytes Processed", format_size(m.get("bytes_processed", 0))),
             ],
         ),
         (
@@ -168,7 +167,7 @@ def render_metrics(
                 ("Skipped unchanged", num(m.get("skipped_unchanged", 0))),
                 ("File rate", f"{m.get('file_rate', 0.0):.2f} files/s"),
                 ("Duration (ms)", durations),
-                ("Bytes processed", humanize.naturalsize(m.get("bytes_processed", 0))),
+                ("Bytes processed", format_size(m.get("bytes_processed", 0))),
                 ("Queue depth", num(m.get("queue_depth", 0))),
                 ("Overflows / rescans", f"{num(m.get('overflows', 0))} / {num(m.get('rescans', 0))}"),
             ],

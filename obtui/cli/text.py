@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 import humanize
 
+from obtui.config.units import format_clock, format_duration
+
 RULE = "=" * 80
 
 
@@ -24,8 +26,8 @@ def pct(part: float, whole: float) -> str:
 
 
 def ms(v: float) -> str:
-    """A duration in milliseconds, as ms or, from a second up, as seconds."""
-    return f"{v:,.1f} ms" if v < 1000 else f"{v / 1000:,.2f} s"
+    """A duration in milliseconds, shown as everywhere (`obtui.config.units.format_duration`)."""
+    return format_duration(v / 1000)
 
 
 def when(iso: str | None) -> str:
@@ -42,10 +44,7 @@ def when(iso: str | None) -> str:
 
 def uptime(seconds: float) -> str:
     """ "00:15:32 (932 seconds)", with days in front past a day."""
-    s = int(max(0, seconds))
-    days, rest = divmod(s, 86400)
-    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return (f"{days}d {clock}" if days else clock) + f" ({num(s)} seconds)"
+    return f"{format_clock(seconds)} ({num(max(0, int(seconds)))} seconds)"
 
 
 def write_rows(out: TextIO, rows: list[tuple[str, str]], indent: str = "  ") -> None:

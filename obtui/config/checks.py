@@ -14,7 +14,7 @@ from typing import Any
 
 from obtui.config.errors import Problem
 from obtui.config.keylines import Path_, Positions
-from obtui.config.units import DURATION_EXPECTED, SIZE_EXPECTED, format_duration, parse_duration, parse_size
+from obtui.config.units import DURATION_EXPECTED, SIZE_EXPECTED, parse_duration, parse_size, spell_duration
 
 
 class Invalid(Exception):
@@ -168,8 +168,8 @@ def duration(lo: float = 0.0, hi: float | None = None, *, positive: bool = False
         except ValueError as e:
             raise Invalid(f"{e}{_time_hint(v)}") from None
         if (positive and secs <= 0) or secs < lo or (hi is not None and secs > hi):
-            low = "more than 0s" if positive and lo <= 0 else f"at least {format_duration(lo)}"
-            rng = f"{low} and at most {format_duration(hi)}" if hi is not None else low
+            low = "more than 0s" if positive and lo <= 0 else f"at least {spell_duration(lo)}"
+            rng = f"{low} and at most {spell_duration(hi)}" if hi is not None else low
             raise Invalid(f"expected a duration of {rng}, got {shown(v)}")
         return secs
 

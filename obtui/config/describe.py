@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from obtui.config.model import DEFAULT_IGNORES, Config, RuleConfig
-from obtui.config.units import format_duration, format_size
+from obtui.config.units import spell_duration, spell_size
 
 
 def _list(items: tuple[str, ...]) -> str:
@@ -18,22 +18,22 @@ def _runner_lines(config: Config) -> list[str]:
     r = config.runner
     rows = [
         ("concurrency", f"{r.concurrency} files at a time"),
-        ("debounce_ms", f"{format_duration(r.debounce_ms / 1000)} of quiet before a file is ready"),
-        ("max_delay_ms", f"{format_duration(r.max_delay_ms / 1000)} at most for a file that keeps changing"),
-        ("rescan_seconds", f"full scan every {format_duration(r.rescan_seconds)}"),
+        ("debounce_ms", f"{spell_duration(r.debounce_ms / 1000)} of quiet before a file is ready"),
+        ("max_delay_ms", f"{spell_duration(r.max_delay_ms / 1000)} at most for a file that keeps changing"),
+        ("rescan_seconds", f"full scan every {spell_duration(r.rescan_seconds)}"),
         (
             "poll_seconds",
-            f"poll every {format_duration(r.poll_seconds)}" if r.poll_seconds else "0 (native file events)",
+            f"poll every {spell_duration(r.poll_seconds)}" if r.poll_seconds else "0 (native file events)",
         ),
-        ("max_file_size", format_size(r.max_file_size)),
+        ("max_file_size", spell_size(r.max_file_size)),
         ("max_queue_size", f"{r.max_queue_size:_} files"),
-        ("shutdown_grace_seconds", format_duration(r.shutdown_grace_seconds)),
-        ("retry_base_seconds", format_duration(r.retry_base_seconds)),
-        ("retry_max_seconds", format_duration(r.retry_max_seconds)),
+        ("shutdown_grace_seconds", spell_duration(r.shutdown_grace_seconds)),
+        ("retry_base_seconds", spell_duration(r.retry_base_seconds)),
+        ("retry_max_seconds", spell_duration(r.retry_max_seconds)),
         ("breaker_threshold", f"{r.breaker_threshold} failures in a row"),
-        ("breaker_reset_seconds", format_duration(r.breaker_reset_seconds)),
-        ("metrics_interval_seconds", format_duration(r.metrics_interval_seconds)),
-        ("status_interval_seconds", format_duration(r.status_interval_seconds)),
+        ("breaker_reset_seconds", spell_duration(r.breaker_reset_seconds)),
+        ("metrics_interval_seconds", spell_duration(r.metrics_interval_seconds)),
+        ("status_interval_seconds", spell_duration(r.status_interval_seconds)),
         ("ignore", _list(r.ignore)),
     ]
     width = max(len(k) for k, _ in rows)
@@ -55,7 +55,7 @@ def _rule_lines(n: int, rule: RuleConfig) -> list[str]:
         ("output_dir", rule.output_dir or "(next to each file)"),
         ("on_success", str(rule.on_success)),
         ("on_failure", str(rule.on_failure)),
-        ("timeout", format_duration(rule.timeout)),
+        ("timeout", spell_duration(rule.timeout)),
         ("retries", str(rule.retries)),
     ]
     if rule.tags:
@@ -87,9 +87,7 @@ def describe_config(config: Config) -> str:
         how = "recursive" if b.recursive else "top level only"
         if b.poll_seconds is not None:
             how += (
-                f", poll every {format_duration(b.poll_seconds)}"
-                if b.poll_seconds
-                else ", native file events"
+                f", poll every {spell_duration(b.poll_seconds)}" if b.poll_seconds else ", native file events"
             )
         out.append(f"  {b.path}  ({how}){_line(b.line)}")
     out += ["", "Rules (the first rule whose patterns match a file wins):"]

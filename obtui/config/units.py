@@ -1,13 +1,23 @@
-"""Human-friendly sizes ("512 MB", "1.5 GiB") and durations ("90s", "1h30m") for the config.
+"""Sizes and durations for people: the one place obtui turns bytes and seconds into text.
 
-Both parsers accept plain numbers too (bytes, seconds) and raise `ValueError` with a message that
-says what was expected, ready to show to the user.
+Two jobs, kept apart:
+- Showing a measured size or duration (dashboard, reports, status, notes, error messages):
+  `format_size` ("1.2 MB", humanize's decimal units), `format_duration` ("45 ms", "1.20 s",
+  "3m05s"), `format_span` (a compact age, "12s", "1h02m") and `format_clock` ("00:15:32").
+- Spelling a config value back in the syntax the config accepts (`--check-config`, validation
+  messages): `spell_size` ("512 MB", "1.5 GiB", exact) and `spell_duration` ("1h30m", "500ms"),
+  the inverses of `parse_size` and `parse_duration`. Both parsers accept plain numbers too
+  (bytes, seconds) and raise `ValueError` with a message that says what was expected.
+
+Everything here is importable by every package (the engine, the CLI and the UI alike).
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+import humanize
 
 # Decimal units are powers of 1000 (MB, like disk vendors and `ls --si`), binary ones powers of
 # 1024 (MiB). "k"/"m"/"g" alone are decimal, matching "kB"/"MB"/"GB".
@@ -156,18 +166,53 @@ def parse_duration(v: object) -> float:
     return total
 
 
-def format_size(n: int) -> str:
-    """Render bytes for people, exactly when a short form exists ("512 MB", "1.5 GiB", "300 B")."""
+def format_size(n: float) -> str:
+    """A measured size for people, in decimal units: `1234567` -> "1.2 MB", `300` -> "300 Bytes"."""
+    return humanize.naturalsize(n)
+
+
+def format_duration(seconds: float) -> str:
+    """A measured duration for people: "45 ms" under a second, "1.20 s" under a minute, then
+    as `format_span` ("2m05s")."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    return format_span(seconds)
+
+
+def format_span(seconds: float) -> str:
+    """A compact elapsed time (whole seconds): "12s", "3m05s", "1h02m", "2d03h"."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86_400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
+
+
+def format_clock(seconds: float) -> str:
+    """An uptime as "HH:MM:SS", with days in front past 24 hours ("2d 03:04:05")."""
+    s = max(0, int(seconds))
+    days, s = divmod(s, 86_400)
+    text = f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{days}d {text}" if days else text
+
+
+def spell_size(n: int) -> str:
+    """A config size in config syntax, exact when a short form exists ("512 MB", "1.5 GiB",
+    "300 B"); else as `format_size`."""
     exact = []
     for unit, mult in (*_DECIMAL, *_BINARY):
         if mult <= n < 1000 * mult and (n * 1000) % mult == 0:
             exact.append(f"{n / mult:.3f}".rstrip("0").rstrip(".") + f" {unit}")
     if exact:
         return min(exact, key=len)  # min() keeps the first of equals: decimal units win ties
-    for unit, mult in _DECIMAL:
-        if n >= mult:
-            return f"{n / mult:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{n} B"
+    if n < 1000:
+        return f"{n} B"
+    return format_size(n)
 
 
 _DECIMAL = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("kB", 1000))
@@ -178,8 +223,8 @@ def _decimals(x: float) -> str:
     return f"{x:.3f}".rstrip("0").rstrip(".")
 
 
-def format_duration(seconds: float) -> str:
-    """Render seconds compactly in the syntax `parse_duration` accepts ("1h30m", "500ms", "0s")."""
+def spell_duration(seconds: float) -> str:
+    """A config duration in the syntax `parse_duration` accepts ("1h30m", "500ms", "0s")."""
     if seconds <= 0:
         return "0s"
     if seconds < 1:

@@ -1,11 +1,10 @@
-"""Small, pure formatting helpers shared by the panes and screens (no Textual imports)."""
+"""Small, pure formatting helpers shared by the panes and screens (no Textual imports).
+Sizes and durations come from `obtui.config.units`, like everywhere else."""
 
 from __future__ import annotations
 
 import re
 from pathlib import PurePath
-
-import humanize
 
 _ERR_ID = re.compile(r"^ERR-\d{4}-\d{2}-\d{2}-(\d{6}-\d+)$")
 
@@ -23,42 +22,6 @@ def pct(value: float) -> str:
 def rate(per_second: float) -> str:
     """`1.291` -> `'1.29/s'`."""
     return f"{per_second:.2f}/s"
-
-
-def size(n: int) -> str:
-    """Bytes as a human size: `1234567` -> `'1.2 MB'`."""
-    return humanize.naturalsize(n)
-
-
-def ms(value: float) -> str:
-    """A duration in milliseconds: `'45 ms'`, `'1.20 s'`, `'2m05s'`."""
-    if value < 1000:
-        return f"{value:.0f} ms"
-    if value < 60_000:
-        return f"{value / 1000:.2f} s"
-    return span(value / 1000)
-
-
-def clock(seconds: float) -> str:
-    """An uptime as `HH:MM:SS` (with days in front past 24 hours)."""
-    s = max(0, int(seconds))
-    days, s = divmod(s, 86_400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    text = f"{h:02d}:{m:02d}:{s:02d}"
-    return f"{days}d {text}" if days else text
-
-
-def span(seconds: float) -> str:
-    """A compact elapsed time: `'12s'`, `'3m05s'`, `'1h02m'`, `'2d03h'`."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86_400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
 
 
 def trim_left(text: str, width: int) -> str:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from obtui.config.units import format_size
 from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.actions.grep_tools import (
     MAX_TAGS,
@@ -34,7 +35,6 @@ from obtui.engine.actions.note_render import (
     visible,
     write_note_file,
 )
-from obtui.engine.files.facts import human_size
 
 MAX_TREE = 500  # entries drawn in the tree; the rest are counted in a "… N more" line
 TAG_HEAD = 64 << 10  # tags are looked for in the first 64 KiB of each text file
@@ -189,7 +189,7 @@ def render_folder_note(ctx: ActionContext, walk: FolderWalk, found: FolderGrep) 
     ]
     if walk.other:
         parts.append(f"- Other entries (symlinks, pipes, unreadable): {walk.other}")
-    parts += [f"- Folders: {walk.dirs}", f"- Total size: {human_size(walk.total_size)}"]
+    parts += [f"- Folders: {walk.dirs}", f"- Total size: {format_size(walk.total_size)}"]
     if ctx.rule.grep:
         parts += [f"- Grep matches: {found.count}", "", "## Matches", ""]
         if found.count:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from obtui.config.units import format_size
 from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.actions.grep_tools import TextScan, compile_grep, scan_file
 from obtui.engine.actions.note_render import (
@@ -19,7 +20,7 @@ from obtui.engine.actions.note_render import (
     write_note_file,
 )
 from obtui.engine.errors import EncodingFallbackWarning
-from obtui.engine.files.facts import human_size, os_error
+from obtui.engine.files.facts import os_error
 
 
 def write_note(ctx: ActionContext) -> ActionResult:
@@ -81,7 +82,7 @@ def render_note(ctx: ActionContext, scan: TextScan) -> str:
     }
     parts = [frontmatter(fields), f"# {md_inline(facts.path.name)}", ""]
     if scan.binary:
-        parts += [f"Binary file, {human_size(facts.size)} ({facts.size} bytes): no text summary.", ""]
+        parts += [f"Binary file, {format_size(facts.size)} ({facts.size} bytes): no text summary.", ""]
     else:
         parts += _summary(facts.size, scan) + _matches(ctx.rule.grep, scan)
     if tags:
@@ -94,7 +95,7 @@ def _summary(size: int, scan: TextScan) -> list[str]:
     out = [
         "## Summary",
         "",
-        f"- Size: {human_size(size)} ({size} bytes), {scan.encoding}",
+        f"- Size: {format_size(size)} ({size} bytes), {scan.encoding}",
         f"- Lines: {scan.lines}",
         f"- Words: {scan.words}",
     ]

@@ -12,6 +12,7 @@ import os
 import stat
 from pathlib import Path
 
+from obtui.config.units import format_size
 from obtui.engine.actions.base import FileFacts
 from obtui.engine.errors import (
     EmptyFileError,
@@ -30,15 +31,6 @@ CHUNK = 1 << 20  # hash in 1 MiB reads
 # a writer; O_NOFOLLOW: nor may a swapped-in symlink lead us out of the bucket.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
 _OPEN_FLAGS |= getattr(os, "O_CLOEXEC", 0)
-
-
-def human_size(n: float) -> str:
-    """`1536` → `1.5 KiB` (binary units, like `ls -h`)."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
 
 
 def _kind(mode: int) -> str:
@@ -160,7 +152,7 @@ def _check_size(path: Path, size: int, max_file_size: int) -> None:
         raise EmptyFileError(f"{path} is empty")
     if size > max_file_size:
         raise FileTooLargeError(
-            f"{path} is {human_size(size)}, over the {human_size(max_file_size)} limit (max_file_size)",
+            f"{path} is {format_size(size)}, over the {format_size(max_file_size)} limit (max_file_size)",
             context={"size": size, "max_file_size": max_file_size},
         )
 

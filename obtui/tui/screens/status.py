@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
 from obtui.api.snapshot import EngineSnapshot
+from obtui.config.units import format_clock, format_duration, format_size, format_span
 from obtui.tui import format as fmt
 from obtui.tui.screens.polling import SnapshotScreen
 from obtui.tui.widgets.metrics_pane import uptime_seconds
@@ -38,7 +39,7 @@ def engine_section(snap: EngineSnapshot, now: float, config_path: str | None) ->
             _kv("Run", snap.run_id or "–"),
             _kv("Process", str(snap.pid) if snap.pid else "–"),
             _kv("State", snap.state),
-            _kv("Uptime", fmt.clock(uptime_seconds(snap, now))),
+            _kv("Uptime", format_clock(uptime_seconds(snap, now))),
             _kv("Config file", config_path or "none (built-in defaults)"),
             _kv("Last reload", snap.last_reload or "none this run"),
             _kv("Rules", ", ".join(snap.rules) or "–"),
@@ -62,11 +63,11 @@ def figures_section(snap: EngineSnapshot) -> Content:
                 "$text-error" if m.failed else "",
             ),
             _kv("Skipped (unchanged)", fmt.count(m.skipped_unchanged)),
-            _kv("Bytes processed", fmt.size(m.bytes_processed)),
+            _kv("Bytes processed", format_size(m.bytes_processed)),
             _kv(
                 "Duration",
-                f"min {fmt.ms(m.duration_min_ms)} · avg {fmt.ms(m.duration_avg_ms)} · "
-                f"p50 {fmt.ms(m.duration_p50_ms)} · p95 {fmt.ms(m.duration_p95_ms)} · max {fmt.ms(m.duration_max_ms)}",
+                f"min {format_duration(m.duration_min_ms / 1000)} · avg {format_duration(m.duration_avg_ms / 1000)} · "
+                f"p50 {format_duration(m.duration_p50_ms / 1000)} · p95 {format_duration(m.duration_p95_ms / 1000)} · max {format_duration(m.duration_max_ms / 1000)}",
             ),
             _kv("Queue depth", fmt.count(m.queue_depth)),
             _kv("Watcher overflows", fmt.count(m.overflows)),
@@ -114,7 +115,7 @@ def queue_section(snap: EngineSnapshot, now: float) -> Content:
         lines.append(
             Content.assemble(
                 (f"{item.state:<11}", "$text-muted"),
-                (f"{fmt.span(now - item.since):>6}  ", ""),
+                (f"{format_span(now - item.since):>6}  ", ""),
                 fmt.display_dir(item.path, tuple(b.path for b in snap.buckets)),
                 (
                     f"  {item.rule or '–'}" + (f" · attempt {item.attempt}" if item.attempt else ""),
@@ -132,7 +133,7 @@ def breakers_section(snap: EngineSnapshot, now: float) -> Content:
     lines = []
     for b in snap.breakers:
         style = {"open": "bold $text-error", "half-open": "$text-warning"}.get(b.state, "$text-success")
-        opened = f", opened {fmt.span(now - b.opened_at)} ago" if b.opened_at else ""
+        opened = f", opened {format_span(now - b.opened_at)} ago" if b.opened_at else ""
         lines.append(
             Content.assemble(
                 (f"{b.state:<10}", style),

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from obtui.api.snapshot import EngineSnapshot
+from obtui.config.units import format_duration, format_size
 from obtui.tui import format as fmt
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, number_cell, path_cell
 
@@ -39,8 +40,8 @@ class DirsPane(Vertical):
                     fmt.display_dir(d.directory, buckets),
                     fmt.count(d.total),
                     fmt.pct(d.success_rate) if d.total else "–",
-                    fmt.ms(d.avg_duration_ms) if d.total else "–",
-                    fmt.size(d.bytes),
+                    format_duration(d.avg_duration_ms / 1000) if d.total else "–",
+                    format_size(d.bytes),
                     fmt.base_name(d.last_file) or "–",
                 ),
             )

@@ -8,6 +8,7 @@ from textual.content import Content
 from textual.widgets import Label, Sparkline, Static
 
 from obtui.api.snapshot import EngineSnapshot
+from obtui.config.units import format_clock, format_duration, format_size
 from obtui.tui import format as fmt
 
 LABEL_WIDTH = 12
@@ -29,7 +30,7 @@ def metrics_lines(snap: EngineSnapshot, now: float) -> Content:
 
     watching = len(snap.buckets)
     lines = [
-        line("Uptime", fmt.clock(uptime_seconds(snap, now))),
+        line("Uptime", format_clock(uptime_seconds(snap, now))),
         line("Watching", f"{watching} {'dir' if watching == 1 else 'dirs'}"),
         line("Events", f"{fmt.count(m.events_received)} in · {fmt.count(m.events_processed)} ready"),
         line("Event rate", fmt.rate(m.event_rate)),
@@ -40,8 +41,11 @@ def metrics_lines(snap: EngineSnapshot, now: float) -> Content:
             (f"{fmt.count(m.failed)} ", "$text-error" if m.failed else ""),
             f"({fmt.pct(m.error_rate)})",
         ),
-        line("Duration", f"avg {fmt.ms(m.duration_avg_ms)} · p95 {fmt.ms(m.duration_p95_ms)}"),
-        line("Bytes", fmt.size(m.bytes_processed)),
+        line(
+            "Duration",
+            f"avg {format_duration(m.duration_avg_ms / 1000)} · p95 {format_duration(m.duration_p95_ms / 1000)}",
+        ),
+        line("Bytes", format_size(m.bytes_processed)),
     ]
     return Content("\n").join(lines)
 

@@ -8,6 +8,7 @@ from textual.content import Content
 from textual.widgets import Label, ProgressBar, Static
 
 from obtui.api.snapshot import EngineSnapshot, ScanProgress
+from obtui.config.units import format_span
 from obtui.tui import format as fmt
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, number_cell, path_cell
 
@@ -80,7 +81,7 @@ class QueuePane(Vertical):
                 )
             )
         rows = [
-            (item.key, (item.rel, item.state, fmt.span(now - item.since), item.rule or "–"))
+            (item.key, (item.rel, item.state, format_span(now - item.since), item.rule or "–"))
             for item in snap.queue_items[:MAX_ROWS]
         ]
         q = snap.queue

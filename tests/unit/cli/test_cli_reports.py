@@ -111,7 +111,7 @@ def test_report_text_and_json(filled):
     assert code == 0
     assert "Success report, all time" in text
     assert "/in\n  Processed:    4\n  Successful:   3 (75.0%)\n  Failed:       1 (25.0%)" in text
-    assert "Avg duration: 40.0 ms" in text and "Bytes:        3.0 MB" in text
+    assert "Avg duration: 40 ms" in text and "Bytes:        3.0 MB" in text
     assert "Totals: 5 processed, 4 successful (80.0%), 1 failed, 2 error records" in text
     assert "ExternalTool: 1 (50.0%)" in text and "FileAccess:   1 (50.0%)" in text
     data = json.loads(run(r.cmd_report, filled, None, True)[1])

@@ -1,4 +1,4 @@
-"""Sizes and durations as written in the config."""
+"""Sizes and durations as written in the config, and as shown to people everywhere."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obtui.config.units import format_duration, format_size, parse_duration, parse_size
+from obtui.config.units import (
+    format_clock,
+    format_duration,
+    format_size,
+    format_span,
+    parse_duration,
+    parse_size,
+    spell_duration,
+    spell_size,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,19 +98,19 @@ def test_parse_duration_explains_a_trailing_bare_number() -> None:
 
 
 @pytest.mark.parametrize("n", [0, 1, 300, 1000, 1024, 512_000_000, 1_610_612_736, 10**12])
-def test_format_size_round_trips_exact_values(n: int) -> None:
-    assert parse_size(format_size(n)) == n
+def test_spell_size_round_trips_exact_values(n: int) -> None:
+    assert parse_size(spell_size(n)) == n
 
 
-def test_format_size_prefers_the_short_form() -> None:
-    assert format_size(512_000_000) == "512 MB"
-    assert format_size(1_610_612_736) == "1.5 GiB"
-    assert format_size(1_234_567) == "1.2 MB"
+def test_spell_size_prefers_the_short_form() -> None:
+    assert spell_size(512_000_000) == "512 MB"
+    assert spell_size(1_610_612_736) == "1.5 GiB"
+    assert spell_size(1_234_567) == "1.2 MB"
 
 
 @given(st.floats(min_value=0, max_value=10**8, allow_nan=False))
-def test_format_duration_round_trips(seconds: float) -> None:
-    back = parse_duration(format_duration(seconds))
+def test_spell_duration_round_trips(seconds: float) -> None:
+    back = parse_duration(spell_duration(seconds))
     assert math.isclose(back, seconds, rel_tol=1e-3, abs_tol=1e-3)
 
 
@@ -112,3 +121,16 @@ def test_parsers_only_raise_value_error(text: str) -> None:
             parse(text)
         except ValueError:
             pass
+
+
+def test_measured_sizes_and_durations_are_shown_one_way() -> None:
+    assert format_size(1_234_567) == "1.2 MB" and format_size(1536) == "1.5 kB"
+    assert format_size(300) == "300 Bytes"
+    assert format_duration(0.045) == "45 ms" and format_duration(1.2) == "1.20 s"
+    assert format_duration(125) == "2m05s"
+    assert [format_span(s) for s in (5, 75, 3725, 90_000)] == ["5s", "1m15s", "1h02m", "1d01h"]
+    assert format_clock(932) == "00:15:32" and format_clock(90_061) == "1d 01:01:01"
+
+
+def test_a_config_size_without_an_exact_short_form_is_shown_as_measured() -> None:
+    assert spell_size(1_234_567) == format_size(1_234_567) == "1.2 MB"
