@@ -66,8 +66,16 @@ def figures_section(snap: EngineSnapshot) -> Content:
             _kv("Bytes processed", format_size(m.bytes_processed)),
             _kv(
                 "Duration",
-                f"min {format_duration(m.duration_min_ms / 1000)} · avg {format_duration(m.duration_avg_ms / 1000)} · "
-                f"p50 {format_duration(m.duration_p50_ms / 1000)} · p95 {format_duration(m.duration_p95_ms / 1000)} · max {format_duration(m.duration_max_ms / 1000)}",
+                " · ".join(
+                    f"{label} {format_duration(value_ms / 1000)}"
+                    for label, value_ms in (
+                        ("min", m.duration_min_ms),
+                        ("avg", m.duration_avg_ms),
+                        ("p50", m.duration_p50_ms),
+                        ("p95", m.duration_p95_ms),
+                        ("max", m.duration_max_ms),
+                    )
+                ),
             ),
             _kv("Queue depth", fmt.count(m.queue_depth)),
             _kv("Watcher overflows", fmt.count(m.overflows)),
