@@ -1,7 +1,8 @@
 """Watching and scanning the buckets: one watcher per bucket, buckets that vanish and come back,
 and reconciliation scans (at start, periodically, on overflow, on demand, after a backlog).
 
-Part of `Engine` (a mixin, to keep each module to one job); runs on the engine loop.
+`Buckets` owns its watchers, missing buckets and scans; it reaches the rest of the engine only
+through `BucketHooks`. Runs on the engine loop.
 """
 
 from __future__ import annotations
@@ -9,122 +10,195 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from obtui.api.snapshot import ScanProgress
-from obtui.config.model import BucketConfig
+from obtui.api.snapshot import BucketState, BucketStateName, ScanProgress
+from obtui.config.model import BucketConfig, Config
+from obtui.engine.errors import BucketMissingError
+from obtui.engine.pipeline.jobs import ScanReason
+from obtui.engine.pipeline.metrics import MetricsCollector
+from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.scanner import Candidate, scan_bucket
-from obtui.engine.pipeline.watcher import BucketWatcher
-
-if TYPE_CHECKING:
-    from obtui.engine.engine import Engine
+from obtui.engine.pipeline.watcher import BucketWatcher, RawEvent
+from obtui.engine.records import error_record
+from obtui.engine.seams import OutcomeLedger
+from obtui.tracking.records import ErrorRecord
 
 log = logging.getLogger("obtui.engine")
 
 
-class Buckets:
-    """Owned by the Engine; works on its state."""
+@dataclass
+class BucketHooks:
+    """How the buckets reach the rest of the engine (all called on the engine loop)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.e = engine
+    on_events: Callable[[list[RawEvent]], None]  # the watchers' sink
+    forget: Callable[[str], None]  # drop whatever is settling below a bucket that stopped
+    accept: Callable[[str, list[Candidate]], Coroutine[Any, Any, None]]  # scan candidates
+    record_error: Callable[[ErrorRecord], Coroutine[Any, Any, None]]  # a bucket failure
+
+
+class Buckets:
+    """The watched buckets and their scans."""
+
+    def __init__(
+        self,
+        *,
+        config: Callable[[], Config],
+        matcher: Callable[[], Matcher],
+        ledger: OutcomeLedger,
+        metrics: MetricsCollector,
+        once: bool,
+        hooks: BucketHooks,
+    ) -> None:
+        self._config = config
+        self._matcher = matcher
+        self._ledger = ledger
+        self._metrics = metrics
+        self._once = once
+        self._hooks = hooks
+        self.watchers: dict[str, BucketWatcher] = {}
+        self.missing: dict[str, str] = {}  # bucket -> message
+        self._scans: dict[str, ScanProgress] = {}
+        self._scan_tasks: dict[str, asyncio.Task[None]] = {}
+        self._rescan_requested: set[str] = set()
+        self._cancel_scans = threading.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # ---- what the snapshot shows -------------------------------------------------------------
+
+    @property
+    def scanning(self) -> Mapping[str, asyncio.Task[None]]:
+        """The scans running now, by bucket."""
+        return self._scan_tasks
+
+    def scan_progress(self) -> tuple[ScanProgress, ...]:
+        return tuple(self._scans.values())
+
+    def states(self) -> tuple[BucketState, ...]:
+        """Every configured bucket: watching, polling, missing or stopped."""
+        out = []
+        for b in self._config().buckets:
+            path = str(b.path)
+            w = self.watchers.get(path)
+            if path in self.missing:
+                out.append(BucketState(path, "missing", b.recursive, False, self.missing[path]))
+            elif w is not None:
+                state: BucketStateName = "polling" if w.polling else "watching"
+                out.append(BucketState(path, state, b.recursive, w.polling, w.message))
+            else:
+                once = self._once
+                out.append(BucketState(path, "polling" if once else "stopped", b.recursive, once))
+        return tuple(out)
+
+    def bucket_of(self, path: str) -> str:
+        """The watched bucket `path` lies in ('' when none)."""
+        return next((b for b in self.watchers if path.startswith(b + os.sep)), "")
+
+    def is_polling(self, bucket: str) -> bool:
+        w = self.watchers.get(bucket)
+        return self._once or (w is not None and w.polling)
 
     # ---- buckets -------------------------------------------------------------------------------
 
-    def _is_polling(self, bucket: str) -> bool:
-        w = self.e.watchers.get(bucket)
-        return self.e.once or (w is not None and w.polling)
+    def watch_all(self) -> None:
+        """Start a watcher (and a first scan) per configured bucket, and the periodic rescans."""
+        for b in self._config().buckets:
+            self.start_bucket(b, "start")
+        self._spawn(self._periodic_rescan())
 
     def _bucket_cfg(self, bucket: str) -> BucketConfig | None:
-        return next((b for b in self.e.config.buckets if str(b.path) == bucket), None)
+        return next((b for b in self._config().buckets if str(b.path) == bucket), None)
 
-    def _start_bucket(self, b: BucketConfig, reason: str) -> None:
+    def start_bucket(self, b: BucketConfig, reason: ScanReason) -> None:
         path = str(b.path)
         if not os.path.isdir(path):
-            self._bucket_gone(path)
+            self.bucket_gone(path)
             return
-        poll = b.poll_seconds if b.poll_seconds is not None else self.e.config.runner.poll_seconds
-        assert self.e._loop is not None
+        poll = b.poll_seconds if b.poll_seconds is not None else self._config().runner.poll_seconds
         w = BucketWatcher(
-            path, recursive=b.recursive, poll_seconds=poll, loop=self.e._loop, sink=self.e.intake.on_events
+            path,
+            recursive=b.recursive,
+            poll_seconds=poll,
+            loop=asyncio.get_running_loop(),
+            sink=self._hooks.on_events,
         )
         try:
             w.start()
         except OSError as exc:
-            self._bucket_gone(path, f"cannot watch {path}: {exc}")
+            self.bucket_gone(path, f"cannot watch {path}: {exc}")
             return
-        self.e.watchers[path] = w
-        self.e.missing.pop(path, None)
+        self.watchers[path] = w
+        self.missing.pop(path, None)
         self.request_scan(path, reason)
 
     def _stop_bucket(self, bucket: str) -> None:
-        w = self.e.watchers.pop(bucket, None)
+        w = self.watchers.pop(bucket, None)
         if w:
             w.stop()
-        self.e.intake.forget_bucket(bucket)
-        task = self.e._scan_tasks.pop(bucket, None)
+        self._hooks.forget(bucket)
+        task = self._scan_tasks.pop(bucket, None)
         if task:
             task.cancel()
 
-    def _bucket_gone(self, bucket: str, message: str | None = None) -> None:
-        if bucket in self.e.missing:
+    def drop(self, bucket: str) -> None:
+        """A bucket removed from the config: stop watching it and forget it."""
+        self._stop_bucket(bucket)
+        self.missing.pop(bucket, None)
+
+    def bucket_gone(self, bucket: str, message: str | None = None) -> None:
+        """The bucket folder vanished (or cannot be watched): put it on record, wait for it."""
+        if bucket in self.missing:
             return
         self._stop_bucket(bucket)
         if self._bucket_cfg(bucket) is None:
             return
         msg = message or f"bucket {bucket} is missing (deleted?); watching for it to come back"
-        self.e.missing[bucket] = msg
+        self.missing[bucket] = msg
         log.warning("%s", msg)
-        from obtui.engine.errors import ProcessingError
-        from obtui.engine.records import error_record
-        from obtui.tracking.records import Category
-
-        class BucketMissingError(ProcessingError):
-            category = Category.FILE_ACCESS
-            component = "Watcher"
-            operation = "watchDirectory"
-            suggestion = "Create the folder again; obtui resumes watching it by itself."
-
         rec = error_record(BucketMissingError(msg, code="ENOENT"), path=None, bucket=bucket, rule=None)
-        self.e._spawn(self.e._record_error(rec))
-        self.e._spawn(self._wait_for_bucket(bucket))
+        self._spawn(self._hooks.record_error(rec))
+        self._spawn(self._wait_for_bucket(bucket))
 
     async def _wait_for_bucket(self, bucket: str) -> None:
-        while bucket in self.e.missing and not self.e._stop.is_set():
+        while bucket in self.missing and not self._closed:
             await asyncio.sleep(1.0)
             cfg = self._bucket_cfg(bucket)
             if cfg is None:
-                self.e.missing.pop(bucket, None)
+                self.missing.pop(bucket, None)
                 return
             if os.path.isdir(bucket):
-                self.e.missing.pop(bucket, None)
+                self.missing.pop(bucket, None)
                 log.info("bucket %s is back; watching again", bucket)
-                self._start_bucket(cfg, "bucket-added")
+                self.start_bucket(cfg, "bucket-added")
                 return
 
     # ---- scans ---------------------------------------------------------------------------------
 
-    def request_scan_all(self, reason: str) -> None:
-        for b in self.e.config.buckets:
-            if str(b.path) not in self.e.missing:
+    def request_scan_all(self, reason: ScanReason) -> None:
+        for b in self._config().buckets:
+            if str(b.path) not in self.missing:
                 self.request_scan(str(b.path), reason)
 
-    def request_scan(self, bucket: str, reason: str) -> None:
+    def request_scan(self, bucket: str, reason: ScanReason) -> None:
         """Scan `bucket` now, or once more right after the scan already running."""
-        if bucket in self.e._scan_tasks:
-            self.e._rescan_requested.add(bucket)
+        if bucket in self._scan_tasks:
+            self._rescan_requested.add(bucket)
             return
-        self.e.metrics.rescans += 1
-        self.e._scan_tasks[bucket] = asyncio.create_task(self._scan(bucket, reason))
+        self._metrics.rescans += 1
+        self._scan_tasks[bucket] = asyncio.create_task(self._scan(bucket, reason))
 
-    async def _scan(self, bucket: str, reason: str) -> None:
-        assert self.e._loop is not None
-        loop = self.e._loop
+    async def _scan(self, bucket: str, reason: ScanReason) -> None:
+        loop = asyncio.get_running_loop()
         cfg = self._bucket_cfg(bucket)
         recursive = cfg.recursive if cfg else True
-        self.e.scans[bucket] = ScanProgress(bucket, reason=reason)
+        self._scans[bucket] = ScanProgress(bucket, reason=reason)
 
         def emit(batch: list[Candidate]) -> None:
-            asyncio.run_coroutine_threadsafe(self._accept(bucket, batch), loop).result()
+            asyncio.run_coroutine_threadsafe(self._hooks.accept(bucket, batch), loop).result()
 
         def progress(scanned: int, queued: int) -> None:
             loop.call_soon_threadsafe(self._progress, bucket, scanned, queued, reason)
@@ -134,48 +208,56 @@ class Buckets:
                 scan_bucket,
                 bucket,
                 recursive=recursive,
-                matcher=self.e.matcher,
-                store=self.e.store,
+                matcher=self._matcher(),
+                ledger=self._ledger,
                 emit=emit,
                 progress=progress,
-                cancelled=self.e._cancel_scans,
-                recent_seconds=self.e.config.runner.debounce_ms / 1000,
+                cancelled=self._cancel_scans,
+                recent_seconds=self._config().runner.debounce_ms / 1000,
             )
         except FileNotFoundError:
-            self._bucket_gone(bucket)
+            self.bucket_gone(bucket)
         except Exception:
             log.exception("scan of %s failed", bucket)
         finally:
-            self.e._scan_tasks.pop(bucket, None)
-            self.e.scans.pop(bucket, None)
-            if bucket in self.e._rescan_requested and not self.e._stop.is_set():
-                self.e._rescan_requested.discard(bucket)
+            self._scan_tasks.pop(bucket, None)
+            self._scans.pop(bucket, None)
+            if bucket in self._rescan_requested and not self._closed:
+                self._rescan_requested.discard(bucket)
                 self.request_scan(bucket, "again")
 
-    def _progress(self, bucket: str, scanned: int, queued: int, reason: str) -> None:
-        if bucket in self.e.scans:
-            self.e.scans[bucket] = ScanProgress(bucket, scanned, queued, True, reason)
-
-    async def _accept(self, bucket: str, batch: list[Candidate]) -> None:
-        from obtui.engine.pipeline.dispatcher import Job
-
-        d = self.e.dispatcher
-        for c in batch:
-            if c.path in self.e.intake.settler or c.path in d.inflight or c.path in d.queue:
-                continue
-            if c.path in self.e.processor.retrying:
-                continue
-            if c.recent and not c.is_dir:
-                self.e.intake.settle(bucket, c.path, "created")
-                continue
-            await d.submit_wait(Job(c.path, bucket, c.rel, "scan", is_dir=c.is_dir))
+    def _progress(self, bucket: str, scanned: int, queued: int, reason: ScanReason) -> None:
+        if bucket in self._scans:
+            self._scans[bucket] = ScanProgress(bucket, scanned, queued, True, reason)
 
     async def _periodic_rescan(self) -> None:
         while True:
-            await asyncio.sleep(max(self.e.config.runner.rescan_seconds, 1.0))
+            await asyncio.sleep(max(self._config().runner.rescan_seconds, 1.0))
             self.request_scan_all("periodic")
 
-    def _on_overflow(self, message: str) -> None:
-        self.e.metrics.overflows += 1
+    def on_overflow(self, message: str) -> None:
+        """The watchers lost events: rescan everything."""
+        self._metrics.overflows += 1
         log.warning("watcher overflow (%s): rescanning every bucket", message)
         self.request_scan_all("overflow")
+
+    # ---- shutdown ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every watcher and scan (at shutdown); `wait_closed` waits for them to end."""
+        self._closed = True
+        for w in self.watchers.values():
+            w.stop()
+        self._cancel_scans.set()
+        for t in self._scan_tasks.values():
+            t.cancel()
+
+    async def wait_closed(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, *self._scan_tasks.values(), return_exceptions=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

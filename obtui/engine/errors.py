@@ -171,3 +171,24 @@ class GrepPatternError(ProcessingError):
     component = "Note"
     operation = "compileGrep"
     suggestion = "Fix the rule's grep pattern (Python regular expression syntax)."
+
+
+# --- the engine's own failures (not one file's) ---------------------------------------------
+
+
+class BucketMissingError(ProcessingError):
+    """A watched bucket folder vanished (or could not be watched)."""
+
+    category = Category.FILE_ACCESS
+    component = "Watcher"
+    operation = "watchDirectory"
+    suggestion = "Create the folder again; obtui resumes watching it by itself."
+
+
+class ConfigReloadError(ProcessingError):
+    """An edited config failed validation; the previous rules stay in force."""
+
+    category = Category.CONFIGURATION
+    component = "Config"
+    operation = "reloadConfig"
+    suggestion = "Fix the config file; the previous rules stay in force until then."

@@ -10,15 +10,29 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from obtui.api.control import ReloadDiff
-from obtui.api.snapshot import BreakerState, BucketState, EngineSnapshot, QueueItem, QueueStatus
+from obtui.api.snapshot import (
+    BreakerState,
+    EngineSnapshot,
+    EngineState,
+    QueueItem,
+    QueueStatus,
+)
 from obtui.config.model import Config
-
-if TYPE_CHECKING:
-    from obtui.engine.engine import Engine
+from obtui.engine.buckets import Buckets
+from obtui.engine.history import RunHistory
+from obtui.engine.pipeline.dispatcher import Dispatcher
+from obtui.engine.pipeline.intake import Intake
+from obtui.engine.pipeline.metrics import MetricsCollector
+from obtui.engine.pipeline.patterns import Matcher
+from obtui.engine.pipeline.processor import Processor
+from obtui.engine.placeholders import write_placeholders
+from obtui.tracking.runtime_files import append_metrics, write_status
 
 log = logging.getLogger("obtui.publish")
 MAX_ITEMS = 500
@@ -27,41 +41,38 @@ STATUS_SECONDS = 2.0
 PLACEHOLDER_SECONDS = 10.0
 
 
-def diff_configs(old: Config, new: Config) -> ReloadDiff:
-    """What changed between two configurations, by rule name and bucket path."""
-    o = {r.name: r for r in old.rules}
-    n = {r.name: r for r in new.rules}
+@dataclass
+class Sources:
+    """What a snapshot is built from: the components (read, never written) and a few getters."""
 
-    def same(a: Any, b: Any) -> bool:
-        return dataclasses.replace(a, line=None) == dataclasses.replace(b, line=None)
-
-    ob = {str(b.path) for b in old.buckets}
-    nb = {str(b.path) for b in new.buckets}
-    runner = tuple(
-        f.name
-        for f in dataclasses.fields(old.runner)
-        if getattr(old.runner, f.name) != getattr(new.runner, f.name)
-    )
-    return ReloadDiff(
-        rules_added=tuple(k for k in n if k not in o),
-        rules_removed=tuple(k for k in o if k not in n),
-        rules_changed=tuple(k for k in n if k in o and not same(o[k], n[k])),
-        buckets_added=tuple(sorted(nb - ob)),
-        buckets_removed=tuple(sorted(ob - nb)),
-        runner_changed=runner,
-    )
+    run_id: str
+    started_at: float
+    state_dir: Path
+    state: Callable[[], EngineState]
+    config: Callable[[], Config]
+    matcher: Callable[[], Matcher]
+    last_reload: Callable[[], str | None]
+    dispatcher: Dispatcher
+    processor: Processor
+    intake: Intake
+    buckets: Buckets
+    metrics: MetricsCollector
+    history: RunHistory
 
 
 class Publisher:
-    def __init__(self, engine: Engine) -> None:
-        self.e = engine
+    """Owns the published snapshot (`current`) and its version."""
+
+    def __init__(self, sources: Sources, initial: EngineSnapshot) -> None:
+        self.s = sources
+        self.current = initial
         self._version = 0
         self._last_status = 0.0
         self._last_placeholders = 0.0
         self._last_metrics = time.monotonic()
 
     def build(self) -> EngineSnapshot:
-        e = self.e
+        e = self.s
         d = e.dispatcher
         p = e.processor
         settling = e.intake.settler.items()
@@ -97,55 +108,45 @@ class Publisher:
         for path, since in settling[:MAX_ITEMS]:
             if len(items) >= MAX_ITEMS:
                 break
-            bucket = next((b for b in e.watchers if path.startswith(b + os.sep)), "")
+            bucket = e.buckets.bucket_of(path)
             add(path, bucket, path[len(bucket) + 1 :] if bucket else path, None, "settling", since)
-        buckets = []
-        for b in e.config.buckets:
-            path = str(b.path)
-            w = e.watchers.get(path)
-            if path in e.missing:
-                buckets.append(BucketState(path, "missing", b.recursive, False, e.missing[path]))
-            elif w is not None:
-                state = "polling" if w.polling else "watching"
-                buckets.append(BucketState(path, state, b.recursive, w.polling, w.message))  # type: ignore[arg-type]
-            else:
-                buckets.append(BucketState(path, "stopped" if not e.once else "polling", b.recursive, e.once))
         breakers = tuple(
             BreakerState(name, b.state, b.failures, b.opened_wall, len(b.waiting))
             for name, b in p.breakers.items()
         )
-        state = e.state
+        state = e.state()
         if state == "running" and d.paused:
             state = "paused"
+        config = e.config()
         return EngineSnapshot(
             version=self._version,
             run_id=e.run_id,
             pid=os.getpid(),
-            state=state,  # type: ignore[arg-type]
-            started_at=e.started_wall,
+            state=state,
+            started_at=e.started_at,
             taken_at=time.time(),
-            config_path=str(e.config.source) if e.config.source else None,
-            rules=tuple(r.name for r in e.config.rules),
-            buckets=tuple(buckets),
+            config_path=str(config.source) if config.source else None,
+            rules=tuple(r.name for r in config.rules),
+            buckets=e.buckets.states(),
             metrics=e.metrics.snapshot(len(d.queue)),
             queue=queue,
             queue_items=tuple(items),
-            scans=tuple(e.scans.values()),
+            scans=e.buckets.scan_progress(),
             breakers=breakers,
-            recent_errors=tuple(e.recent_errors),
-            directories=tuple(sorted(e.dirs.values(), key=lambda r: r.directory)),
-            last_reload=e.last_reload,
+            recent_errors=tuple(e.history.recent_errors),
+            directories=tuple(sorted(e.history.dirs.values(), key=lambda r: r.directory)),
+            last_reload=e.last_reload(),
         )
 
     def publish(self) -> EngineSnapshot:
         snap = self.build()
-        prev = self.e._snapshot
+        prev = self.current
         if dataclasses.replace(snap, taken_at=0.0, version=0) != dataclasses.replace(
             prev, taken_at=0.0, version=0
         ):
             self._version += 1
         snap = dataclasses.replace(snap, version=self._version)
-        self.e._snapshot = snap
+        self.current = snap
         return snap
 
     async def run(self) -> None:
@@ -158,28 +159,24 @@ class Publisher:
                 if placeholders:
                     self._last_placeholders = now
                 await asyncio.to_thread(self.write_files, placeholders)
-            if now - self._last_metrics >= self.e.config.runner.metrics_interval_seconds:
+            if now - self._last_metrics >= self.s.config().runner.metrics_interval_seconds:
                 self._last_metrics = now
                 await asyncio.to_thread(self._append_metrics)
             await asyncio.sleep(SNAPSHOT_SECONDS)
 
     def _append_metrics(self) -> None:
-        from obtui.tracking.runtime_files import append_metrics
-
         try:
-            append_metrics(self.e.state_dir, self.e._snapshot.to_json()["metrics"])
+            append_metrics(self.s.state_dir, self.current.to_json()["metrics"])
         except OSError as exc:
             log.warning("could not append metrics: %s", exc)
 
     def write_files(self, placeholders: bool = False) -> None:
         """status.json always; the Markdown placeholders when asked (and at shutdown)."""
-        from obtui.engine.placeholders import write_placeholders
-        from obtui.tracking.runtime_files import write_status
-
-        snap = self.publish() if self.e.state == "stopped" else self.e._snapshot
+        s = self.s
+        snap = self.publish() if s.state() == "stopped" else self.current
         try:
-            write_status(self.e.state_dir, snap.to_json())
+            write_status(s.state_dir, snap.to_json())
             if placeholders:
-                write_placeholders(self.e.state_dir, snap, self.e.config, self.e.matcher.ignore_patterns)
+                write_placeholders(s.state_dir, snap, s.config(), s.matcher().ignore_patterns)
         except OSError as exc:
             log.warning("could not write status files: %s", exc)

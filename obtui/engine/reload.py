@@ -1,75 +1,142 @@
-"""Hot reload: swap rules, ignores, runner settings and buckets without a restart, and put
-rejected configs on record. Part of `Engine` (a mixin); runs on the engine loop.
+"""Hot reload: swap rules, ignores, runner settings and buckets without a restart, follow the
+config file (or SIGHUP), and put rejected configs on record.
+
+A valid file replaces rules, ignores and buckets at once; an invalid one keeps the previous
+rules in force and goes on record as a Configuration error naming the key and line.
+`Reloader` owns the configuration in force (and its matcher); runs on the engine loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import os
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from obtui.api.control import ReloadDiff
-from obtui.config.model import Config
+from obtui.config.errors import ConfigError
+from obtui.config.loader import load_config
+from obtui.config.model import BucketConfig, Config, RunnerConfig
+from obtui.engine.errors import ConfigReloadError
+from obtui.engine.pipeline.jobs import ScanReason
 from obtui.engine.pipeline.patterns import Matcher
-from obtui.engine.publish import diff_configs
-
-if TYPE_CHECKING:
-    from obtui.engine.engine import Engine
+from obtui.engine.records import error_record
+from obtui.tracking.records import ErrorRecord
 
 log = logging.getLogger("obtui.engine")
+config_log = logging.getLogger("obtui.config")
+
+
+def diff_configs(old: Config, new: Config) -> ReloadDiff:
+    """What changed between two configurations, by rule name and bucket path."""
+    o = {r.name: r for r in old.rules}
+    n = {r.name: r for r in new.rules}
+
+    def same(a: Any, b: Any) -> bool:
+        return dataclasses.replace(a, line=None) == dataclasses.replace(b, line=None)
+
+    ob = {str(b.path) for b in old.buckets}
+    nb = {str(b.path) for b in new.buckets}
+    runner = tuple(
+        f.name
+        for f in dataclasses.fields(old.runner)
+        if getattr(old.runner, f.name) != getattr(new.runner, f.name)
+    )
+    return ReloadDiff(
+        rules_added=tuple(k for k in n if k not in o),
+        rules_removed=tuple(k for k in o if k not in n),
+        rules_changed=tuple(k for k in n if k in o and not same(o[k], n[k])),
+        buckets_added=tuple(sorted(nb - ob)),
+        buckets_removed=tuple(sorted(ob - nb)),
+        runner_changed=runner,
+    )
+
+
+@dataclass
+class ReloadHooks:
+    """How a reload reaches the running engine (all called on the engine loop)."""
+
+    runner: Callable[[RunnerConfig], None]  # retune the intake and the dispatcher
+    bucket_added: Callable[[BucketConfig], None]
+    bucket_removed: Callable[[str], None]
+    rescan_all: Callable[[ScanReason], None]
+    record_error: Callable[[ErrorRecord], Coroutine[Any, Any, None]]
 
 
 class Reloader:
-    """Owned by the Engine; works on its state."""
+    """The configuration in force, and every way it changes."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.e = engine
+    def __init__(self, config: Config, cli_buckets: list[Path]) -> None:
+        self.config = config
+        self.matcher = Matcher(config)
+        self.last_reload: str | None = None
+        self._cli_buckets = list(cli_buckets)
+        self._hooks: ReloadHooks | None = None
 
-    # ---- reload -------------------------------------------------------------------------------
+    def connect(self, hooks: ReloadHooks) -> None:
+        """The engine is running: from now on a new config is applied to it, not only kept."""
+        self._hooks = hooks
 
-    async def _apply_async(self, config: Config) -> ReloadDiff:
-        diff = diff_configs(self.e.config, config)
-        self._apply(config, diff)
-        return diff
-
-    def _apply(self, config: Config, diff: ReloadDiff) -> None:
-        old = self.e.config
-        self.e.config = config
-        self.e.matcher = Matcher(config)
-        r = config.runner
-        self.e.intake.configure(r.debounce_ms / 1000, r.max_delay_ms / 1000)
-        self.e.dispatcher.capacity = r.max_queue_size
-        self.e.dispatcher.set_concurrency(r.concurrency)
+    def apply(self, config: Config) -> ReloadDiff:
+        """Swap in `config`; once connected, retune the engine and rescan. Returns what changed."""
+        diff = diff_configs(self.config, config)
+        old, self.config, self.matcher = self.config, config, Matcher(config)
+        h = self._hooks
+        if h is None:
+            return diff
+        h.runner(config.runner)
         old_paths = {str(b.path) for b in old.buckets}
         for b in config.buckets:
             if str(b.path) not in old_paths:
-                self.e.buckets._start_bucket(b, "bucket-added")
+                h.bucket_added(b)
         new_paths = {str(b.path) for b in config.buckets}
         for p in old_paths - new_paths:
-            self.e.buckets._stop_bucket(p)
-            self.e.missing.pop(p, None)
-        self.e.last_reload = f"{time.strftime('%H:%M:%S')}: {diff.summary()}"
+            h.bucket_removed(p)
+        self.last_reload = f"{time.strftime('%H:%M:%S')}: {diff.summary()}"
         log.info("config reloaded: %s", diff.summary())
         if not diff.empty:
-            self.e.buckets.request_scan_all("reload")
+            h.rescan_all("reload")
+        return diff
 
-    def report_config_error(self, message: str, source: str | None) -> None:
-        """Thread-safe `record_config_error` for clients that validate config themselves."""
-        self.e._call(lambda: self.e._spawn(self.record_config_error(message, source)))
+    async def apply_async(self, config: Config) -> ReloadDiff:
+        return self.apply(config)
 
     async def record_config_error(self, message: str, source: str | None) -> None:
         """A reload that failed validation: the old rules stay; the failure goes on record."""
-        from obtui.engine.errors import ProcessingError
-        from obtui.engine.records import error_record
-        from obtui.tracking.records import Category
+        self.last_reload = f"{time.strftime('%H:%M:%S')}: rejected ({message.splitlines()[0]})"
+        if self._hooks is not None:
+            rec = error_record(ConfigReloadError(message), path=source, bucket=None, rule=None)
+            await self._hooks.record_error(rec)
 
-        class ConfigReloadError(ProcessingError):
-            category = Category.CONFIGURATION
-            component = "Config"
-            operation = "reloadConfig"
-            suggestion = "Fix the config file; the previous rules stay in force until then."
+    async def reload_from_file(self, path: Path) -> bool:
+        """Load `path` and apply it (with the CLI's buckets added). False when it was invalid."""
+        try:
+            config = await asyncio.to_thread(load_config, path, required=True)
+        except ConfigError as exc:
+            config_log.warning("config reload rejected: %s", exc)
+            await self.record_config_error(str(exc), str(path))
+            return False
+        self.apply(config.with_buckets(self._cli_buckets))
+        return True
 
-        self.e.last_reload = f"{time.strftime('%H:%M:%S')}: rejected ({message.splitlines()[0]})"
-        await self.e._record_error(
-            error_record(ConfigReloadError(message), path=source, bucket=None, rule=None)
-        )
+    async def follow(self, path: Path, interval: float = 1.0) -> None:
+        """Poll the config file's mtime and reload when it changes."""
+        last = _mtime(path)
+        while True:
+            await asyncio.sleep(interval)
+            now = _mtime(path)
+            if now != last and now is not None:
+                last = now
+                await self.reload_from_file(path)
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None

@@ -123,7 +123,7 @@ class EngineServer:
             case Stop(force):
                 engine.request_stop(force=force)
             case ConfigRejected(text, source):
-                engine.reloader.report_config_error(text, source)
+                engine.record_config_error(text, source)
             case Apply(request_id, config):
                 # apply_config blocks until the engine loop has applied it: not on this reader.
                 threading.Thread(

@@ -63,7 +63,7 @@ class EngineThread:
 
     def record_config_error(self, message: str, source: str | None) -> None:
         """Put a rejected config edit on record (Configuration category); does not block."""
-        self.engine.reloader.report_config_error(message, source)
+        self.engine.record_config_error(message, source)
 
     def kill(self) -> None:
         """A thread cannot be killed: the most it can do is force the stop."""

@@ -1,5 +1,5 @@
-"""The small interfaces the engine depends on, so that a later multi-host mode can put the queue,
-the claim on a file and the record store on Redis Streams beside the SQLite default.
+"""What the record store offers (`RecordStore`) and what a report is (`Report`), for the
+tracking package and its readers (`--report`, the TUI's error screens, the engine's ledger).
 """
 
 from __future__ import annotations

@@ -6,95 +6,39 @@
   silently: the engine runs a reconciliation scan when the queue has drained, and the scan
   finds every file whose content is not on record.
 - `pause()` stops workers from taking new jobs; in-flight jobs finish.
-
-`WorkQueue` is the small interface a later multi-host mode can put on Redis Streams.
+- A worker holds a claim on its file (`seams.Claims`) while the handler runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Awaitable, Callable
 
+from obtui.engine.pipeline.jobs import Job
+from obtui.engine.seams import Claim, Claims, LocalClaims, LocalQueue, WorkQueue
 
-@dataclass
-class Job:
-    """One file (or dropped folder) to process."""
-
-    path: str
-    bucket: str
-    rel: str
-    reason: str  # closed | moved_in | quiet | max_delay | scan | retry | breaker
-    queued_at: float = field(default_factory=time.monotonic)
-    since_wall: float = field(default_factory=time.time)
-    attempt: int = 1
-    is_dir: bool = False
-    rule: str | None = None  # filled by the processor for display
-
-
-class WorkQueue(Protocol):
-    """What the dispatcher needs from a queue."""
-
-    def put(self, job: Job) -> bool: ...
-    def take(self) -> Job | None: ...
-    def __len__(self) -> int: ...
-    def __contains__(self, path: str) -> bool: ...
-    def __iter__(self) -> Iterator[Job]: ...
-
-
-class LocalQueue:
-    """In-process FIFO keyed by path."""
-
-    def __init__(self) -> None:
-        self._order: deque[str] = deque()
-        self._jobs: dict[str, Job] = {}
-
-    def put(self, job: Job) -> bool:
-        if job.path in self._jobs:
-            return False
-        self._jobs[job.path] = job
-        self._order.append(job.path)
-        return True
-
-    def take(self) -> Job | None:
-        while self._order:
-            job = self._jobs.pop(self._order.popleft(), None)
-            if job is not None:
-                return job
-        return None
-
-    def remove(self, path: str) -> Job | None:
-        return self._jobs.pop(path, None)
-
-    def __len__(self) -> int:
-        return len(self._jobs)
-
-    def __contains__(self, path: object) -> bool:
-        return path in self._jobs
-
-    def __iter__(self) -> Iterator[Job]:
-        return iter(list(self._jobs.values()))
+__all__ = ["Dispatcher", "Job"]
 
 
 class Dispatcher:
-    """Feeds jobs from the queue to `handler` with at most `concurrency` running at once."""
+    """Feeds jobs from the queue to `handler(job, claim)` with at most `concurrency` running at
+    once, each holding the claim on its file."""
 
     def __init__(
         self,
-        handler: Callable[[Job], Awaitable[None]],
+        handler: Callable[[Job, Claim], Awaitable[None]],
         *,
         concurrency: int,
         capacity: int,
-        queue: LocalQueue | None = None,
+        queue: WorkQueue | None = None,
+        claims: Claims | None = None,
         on_backlog_cleared: Callable[[], None] | None = None,
     ) -> None:
         self._handler = handler
         self.capacity = capacity
-        self.queue = queue or LocalQueue()
+        self.queue: WorkQueue = queue or LocalQueue()
+        self._claims: Claims = claims or LocalClaims()
         self.inflight: dict[str, Job] = {}
         self._again: dict[str, Job] = {}
         self._concurrency = concurrency
@@ -125,7 +69,7 @@ class Dispatcher:
             self.backlog = True
             self._space.clear()
             return False
-        self.queue.put(job)
+        self.queue.submit(job)
         self._idle.clear()
         self._has_work.set()
         return True
@@ -140,7 +84,7 @@ class Dispatcher:
         """Put a job back regardless of capacity (retries, breaker releases): never lose it."""
         if job.path in self.queue or job.path in self.inflight:
             return
-        self.queue.put(job)
+        self.queue.requeue(job)
         self._idle.clear()
         self._has_work.set()
 
@@ -225,9 +169,15 @@ class Dispatcher:
                 continue
             self.inflight[job.path] = job
             self._signal()
+            claim = await self._claims.claim(job.path)
+            if claim is None:  # another worker holds it: that one records its outcome
+                self.inflight.pop(job.path, None)
+                self._signal()
+                continue
             try:
-                await self._handler(job)
+                await self._handler(job, claim)
             finally:
+                await claim.release()
                 self.inflight.pop(job.path, None)
                 again = self._again.pop(job.path, None)
                 if again is not None and not self._closed:

@@ -2,7 +2,8 @@
 
 Filters out what no rule takes (our own outputs, temp and hidden names, ignores) before anything
 is tracked, feeds the rest to the settler, and turns completed files into dispatcher jobs.
-Also settles dropped top-level folders for folder-summary rules.
+Also settles dropped top-level folders for folder-summary rules, and takes the candidates of
+reconciliation scans.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from obtui.engine.pipeline.dispatcher import Dispatcher, Job
+from obtui.engine.pipeline.dispatcher import Dispatcher
+from obtui.engine.pipeline.jobs import EventKind, Job, ReadyReason, SettleKind
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Matcher
+from obtui.engine.pipeline.scanner import Candidate
 from obtui.engine.pipeline.settle import Settler
 from obtui.engine.pipeline.watcher import RawEvent
 
@@ -44,12 +47,15 @@ class Intake:
         max_delay: float,
         polling: Callable[[str], bool],
         on_bucket_gone: Callable[[str], None],
+        held_back: Callable[[str], bool],
     ) -> None:
+        """`held_back(path)`: the processor holds that file (retry backoff), so scans skip it."""
         self._matcher = matcher
         self._dispatcher = dispatcher
         self._metrics = metrics
         self._polling = polling
         self._on_bucket_gone = on_bucket_gone
+        self._held_back = held_back
         self.settler = Settler(self._ready, debounce=debounce, max_delay=max_delay)
         self._bucket_of: dict[str, str] = {}
         self._folders: dict[tuple[str, str], float] = {}  # (bucket, top folder) -> last event
@@ -75,20 +81,20 @@ class Intake:
                 continue
             if self._folders or "/" not in rel:
                 self._touch_folder(bucket, rel, ev.kind, matcher)
-            if ev.kind.startswith("dir_"):
-                if ev.kind == "dir_moved_in":
+            match ev.kind:
+                case "dir_moved_in":
                     self._spawn(self._moved_in_folder(bucket, ev.path))
-                continue
-            if ev.kind == "deleted":
-                self.settler.feed(ev.path, "deleted")
-                self._bucket_of.pop(ev.path, None)
-                continue
-            if matcher.match(bucket, rel) is None:
-                continue
-            self._bucket_of[ev.path] = bucket
-            self.settler.feed(ev.path, ev.kind, polling=self._polling(bucket))
+                case "dir_created" | "dir_deleted" | "root_deleted":
+                    pass
+                case "deleted":
+                    self.settler.feed(ev.path, "deleted")
+                    self._bucket_of.pop(ev.path, None)
+                case "created" | "modified" | "closed" | "moved_in" as kind:
+                    if matcher.match(bucket, rel) is not None:
+                        self._bucket_of[ev.path] = bucket
+                        self.settler.feed(ev.path, kind, polling=self._polling(bucket))
 
-    def _ready(self, path: str, reason: str) -> None:
+    def _ready(self, path: str, reason: ReadyReason) -> None:
         bucket = self._bucket_of.pop(path, None)
         if bucket is None:
             return
@@ -98,10 +104,24 @@ class Intake:
         self._metrics.ready()
         self._dispatcher.submit(Job(path=path, bucket=bucket, rel=rel, reason=reason))
 
-    def settle(self, bucket: str, path: str, kind: str) -> None:
+    def settle(self, bucket: str, path: str, kind: SettleKind) -> None:
         """Feed a file found by a scan (recently modified, so it may still be written)."""
         self._bucket_of[path] = bucket
         self.settler.feed(path, kind, polling=self._polling(bucket))
+
+    async def accept_scan(self, bucket: str, batch: list[Candidate]) -> None:
+        """Take a scan's candidates: skip what the pipeline already holds, let recently
+        modified files settle, queue the rest (waiting for room: scans can afford to)."""
+        d = self._dispatcher
+        for c in batch:
+            if c.path in self.settler or c.path in d.inflight or c.path in d.queue:
+                continue
+            if self._held_back(c.path):
+                continue
+            if c.recent and not c.is_dir:
+                self.settle(bucket, c.path, "created")
+                continue
+            await d.submit_wait(Job(c.path, bucket, c.rel, "scan", is_dir=c.is_dir))
 
     def forget_bucket(self, bucket: str) -> None:
         prefix = bucket + os.sep
@@ -132,7 +152,7 @@ class Intake:
                 self._bucket_of[path] = bucket
                 self.settler.feed(path, "moved_in")
 
-    def _touch_folder(self, bucket: str, rel: str, kind: str, matcher: Matcher) -> None:
+    def _touch_folder(self, bucket: str, rel: str, kind: EventKind, matcher: Matcher) -> None:
         top, _, rest = rel.partition("/")
         key = (bucket, top)
         if not rest:

@@ -1,7 +1,9 @@
-"""The per-file pipeline: rule → breaker → inspect → manifest → action (retry) → record → post-action.
+"""The per-file pipeline: rule → breaker → inspect → ledger look-up → action (retry) → ledger
+finish → post-action.
 
 Order matters for exactly-once: the output is written before the record commits, and the
 post-action (move/delete) runs only after the record committed (`post_pending` until then).
+A finish the ledger refuses (the claim on the file was lost) leaves the file to its new owner.
 """
 
 from __future__ import annotations
@@ -19,15 +21,21 @@ from pathlib import Path
 from obtui import __version__
 from obtui.config.model import RuleConfig, RunnerConfig
 from obtui.engine.actions.base import ActionContext, ActionResult, FileFacts
+from obtui.engine.actions.command import run_command
+from obtui.engine.actions.folder_summary import write_folder_note
+from obtui.engine.actions.note import write_note
+from obtui.engine.actions.post import apply_post_action, write_result_json
 from obtui.engine.errors import ProcessingError
+from obtui.engine.files.facts import inspect_file
+from obtui.engine.files.outputs import resolve_output_dir
 from obtui.engine.pipeline.breaker import CircuitBreaker
-from obtui.engine.pipeline.dispatcher import Dispatcher, Job
+from obtui.engine.pipeline.dispatcher import Dispatcher
+from obtui.engine.pipeline.jobs import Job
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Match, Matcher
 from obtui.engine.records import error_record, manifest_entry, now_iso, success_record
-from obtui.tracking.interfaces import RecordStore
+from obtui.engine.seams import Claim, OutcomeLedger
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, Severity, SuccessRecord
-from obtui.tracking.writer import RecordWriter
 
 log = logging.getLogger("obtui.processor")
 
@@ -47,16 +55,14 @@ class Processor:
         *,
         matcher: Callable[[], Matcher],
         runner: Callable[[], RunnerConfig],
-        store: RecordStore,
-        writer: RecordWriter,
+        ledger: OutcomeLedger,
         dispatcher: Callable[[], Dispatcher],
         metrics: MetricsCollector,
         hooks: Hooks,
     ) -> None:
         self._matcher = matcher
         self._runner = runner
-        self._store = store
-        self._writer = writer
+        self._ledger = ledger
         self._dispatcher = dispatcher
         self._metrics = metrics
         self._hooks = hooks
@@ -126,8 +132,8 @@ class Processor:
 
     # -- the pipeline ---------------------------------------------------------------------------
 
-    async def process(self, job: Job) -> None:
-        """Process one job; never raises except CancelledError."""
+    async def process(self, job: Job, claim: Claim | None = None) -> None:
+        """Process one job, holding `claim` on its file; never raises except CancelledError."""
         matcher = self._matcher()
         match = matcher.folder_rule(job.bucket, job.rel) if job.is_dir else matcher.match(job.bucket, job.rel)
         if match is None:
@@ -162,9 +168,9 @@ class Processor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._failed(job, rule, breaker, exc, seen.get("facts"), t0)
+            await self._failed(job, rule, breaker, exc, seen.get("facts"), t0, claim)
             return
-        await self._succeeded(job, rule, breaker, ctx, result, t0)
+        await self._succeeded(job, rule, breaker, ctx, result, t0, claim)
 
     @staticmethod
     def _unchanged(entry: ManifestEntry | None, facts: FileFacts) -> bool:
@@ -173,9 +179,6 @@ class Processor:
     def _note_sync(
         self, job: Job, match: Match, seen: dict[str, FileFacts]
     ) -> tuple[FileFacts, ManifestEntry | None, ActionContext | None, ActionResult | None]:
-        from obtui.engine.actions.folder_summary import write_folder_note
-        from obtui.engine.actions.note import write_note
-
         facts, entry = self._prepare(job, seen)
         if self._unchanged(entry, facts):
             return facts, entry, None, None
@@ -184,17 +187,13 @@ class Processor:
         return facts, entry, ctx, result
 
     def _prepare(self, job: Job, seen: dict[str, FileFacts]) -> tuple[FileFacts, ManifestEntry | None]:
-        from obtui.engine.files.facts import inspect_file
-
         facts = inspect_file(
             Path(job.path), Path(job.bucket), self._runner().max_file_size, allow_dir=job.is_dir
         )
         seen["facts"] = facts
-        return facts, self._store.manifest_get(job.path)
+        return facts, self._ledger.lookup(job.path)
 
     def _context(self, job: Job, match: Match, facts: FileFacts) -> ActionContext:
-        from obtui.engine.files.outputs import resolve_output_dir
-
         bucket = Path(job.bucket)
         out = resolve_output_dir(bucket, Path(job.path), job.rel, match.rule.output_dir)
         return ActionContext(
@@ -211,8 +210,6 @@ class Processor:
 
     async def _run_action(self, ctx: ActionContext) -> ActionResult:
         """The command action (note actions run whole in `_note_sync`)."""
-        from obtui.engine.actions.command import run_command
-
         return await run_command(ctx)
 
     async def _succeeded(
@@ -223,6 +220,7 @@ class Processor:
         ctx: ActionContext,
         result: ActionResult,
         t0: float,
+        claim: Claim | None,
     ) -> None:
         if rule.result_json:
             await self._result_json(job, rule, ctx, "COMPLETED", result, None, t0)
@@ -231,11 +229,15 @@ class Processor:
         status = ManifestStatus.DONE if rule.on_success.kind == "keep" else ManifestStatus.POST_PENDING
         entry = manifest_entry(job.path, job.bucket, ctx.facts, status, rule.name)
         try:
-            saved = await self._writer.commit(record, entry)
+            finished = await self._ledger.finish(record, entry, claim)
         except Exception as exc:  # the store failed: nothing is recorded, so the file is redone
             log.error("could not record success for %s: %s", job.path, exc)
             self._hooks.on_error(error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), False)
             return
+        if not finished.ok:
+            log.warning("success for %s not recorded: %s", job.path, finished.refused)
+            return
+        saved = finished.record
         assert isinstance(saved, SuccessRecord)
         self._metrics.outcome(True, duration_ms, result.bytes_processed)
         self._hooks.on_success(saved)
@@ -251,6 +253,7 @@ class Processor:
                     recovery_successful=True,
                 ),
                 None,
+                claim=claim,
             )
         self._release(breaker.success())
         if status == ManifestStatus.POST_PENDING:
@@ -264,6 +267,7 @@ class Processor:
         exc: Exception,
         facts: FileFacts | None,
         t0: float,
+        claim: Claim | None,
     ) -> None:
         transient = isinstance(exc, ProcessingError) and exc.transient
         for_breaker = not isinstance(exc, ProcessingError) or exc.counts_for_breaker
@@ -279,6 +283,7 @@ class Processor:
             await self._record_error(
                 error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt),
                 None,
+                claim=claim,
             )
             self._park(job, breaker)
             return
@@ -290,26 +295,35 @@ class Processor:
             await self._result_json(job, rule, None, "FAILED", None, exc, t0)
         record = error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt)
         entry = manifest_entry(job.path, job.bucket, facts, ManifestStatus.FAILED, rule.name)
-        if await self._record_error(record, entry, failed=True):
+        if await self._record_error(record, entry, failed=True, claim=claim):
             self._metrics.outcome(False, duration_ms, 0)
+        if claim is not None and claim.lost:
+            return  # another worker owns the file now: its post-action is theirs
         if rule.on_failure.kind != "keep" and os.path.lexists(job.path):
             await self._post(job, rule, ok=False)
 
     async def _record_error(
-        self, record: ErrorRecord, entry: ManifestEntry | None, failed: bool = False
+        self,
+        record: ErrorRecord,
+        entry: ManifestEntry | None,
+        failed: bool = False,
+        *,
+        claim: Claim | None = None,
     ) -> bool:
         try:
-            saved = await self._writer.commit(record, entry)
+            finished = await self._ledger.finish(record, entry, claim)
         except Exception as exc:
             log.error("could not record error %s: %s", record.message, exc)
             return False
+        if not finished.ok:
+            log.warning("error for %s not recorded: %s", record.file_path, finished.refused)
+            return False
+        saved = finished.record
         assert isinstance(saved, ErrorRecord)
         self._hooks.on_error(saved, failed)
         return True
 
     async def _post(self, job: Job, rule: RuleConfig, ok: bool) -> None:
-        from obtui.engine.actions.post import apply_post_action
-
         post = rule.on_success if ok else rule.on_failure
         try:
             await asyncio.to_thread(apply_post_action, Path(job.path), Path(job.bucket), post)
@@ -320,7 +334,7 @@ class Processor:
             return
         if post.kind != "keep":
             try:
-                await self._writer.call(self._store.set_manifest_status, job.path, ManifestStatus.CONSUMED)
+                await self._ledger.mark(job.path, ManifestStatus.CONSUMED)
             except Exception as exc:
                 log.error("could not update manifest for %s: %s", job.path, exc)
 
@@ -334,8 +348,6 @@ class Processor:
         error: Exception | None,
         t0: float,
     ) -> None:
-        from obtui.engine.actions.post import write_result_json
-
         # When processing began (t0 is a perf_counter reading), so duration_seconds is real.
         began = datetime.fromtimestamp(time.time() - (time.perf_counter() - t0), UTC)
         started = began.isoformat(timespec="milliseconds").replace("+00:00", "Z")

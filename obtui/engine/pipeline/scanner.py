@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from obtui.engine.pipeline.patterns import Matcher
-from obtui.tracking.interfaces import RecordStore
+from obtui.engine.seams import OutcomeLedger
 from obtui.tracking.records import ManifestEntry, ManifestStatus
 
 BATCH = 500
@@ -78,7 +78,7 @@ def scan_bucket(
     *,
     recursive: bool,
     matcher: Matcher,
-    store: RecordStore,
+    ledger: OutcomeLedger,
     emit: Callable[[list[Candidate]], None],
     progress: Callable[[int, int], None] | None = None,
     cancelled: threading.Event | None = None,
@@ -95,7 +95,7 @@ def scan_bucket(
         nonlocal queued
         if not batch:
             return
-        entries = store.manifest_get_many([p for p, _, _, _ in batch])
+        entries = ledger.lookup_many([p for p, _, _, _ in batch])
         now = time.time()
         out = []
         for path, rel, st, is_dir in batch:

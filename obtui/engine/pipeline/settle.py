@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from obtui.engine.pipeline.jobs import ReadyReason, SettleKind
 from obtui.engine.pipeline.openfiles import is_open_for_write
 
-READY_NOW = frozenset({"closed", "moved_in"})
 # After a file became ready, a late "created" for it (watchdog simulates those for the contents
 # of a folder moved in) is a duplicate for this long.
 _RECENT_SECONDS = 5.0
@@ -43,7 +43,7 @@ class Settler:
 
     def __init__(
         self,
-        on_ready: Callable[[str, str], None],
+        on_ready: Callable[[str, ReadyReason], None],
         *,
         debounce: float,
         max_delay: float,
@@ -74,10 +74,10 @@ class Settler:
     def configure(self, debounce: float, max_delay: float) -> None:
         self.debounce, self.max_delay = debounce, max_delay
 
-    def feed(self, path: str, kind: str, *, polling: bool = False) -> None:
-        """Take one filesystem event: closed | moved_in | created | modified | deleted."""
+    def feed(self, path: str, kind: SettleKind, *, polling: bool = False) -> None:
+        """Take one filesystem event for a file."""
         now = self._clock()
-        if kind in READY_NOW:
+        if kind == "closed" or kind == "moved_in":
             self._ready(path, kind, now)
             return
         if kind == "deleted":
@@ -103,7 +103,7 @@ class Settler:
         for path in list(self._entries):
             self.forget(path)
 
-    def _ready(self, path: str, reason: str, now: float) -> None:
+    def _ready(self, path: str, reason: ReadyReason, now: float) -> None:
         self.forget(path)
         self._recent[path] = now
         if len(self._recent) > 50_000:

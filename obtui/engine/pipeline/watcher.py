@@ -31,6 +31,8 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from obtui.engine.pipeline.jobs import EventKind
+
 log = logging.getLogger("obtui.watcher")
 
 # Opened/ClosedNoWrite/Modified are left out on purpose: our own reads would double the event
@@ -48,14 +50,10 @@ NATIVE_FILTER = [
 
 @dataclass(frozen=True)
 class RawEvent:
-    """A filesystem event reduced to what the engine needs.
-
-    kind: created | modified | closed | moved_in | deleted | dir_created | dir_moved_in |
-    dir_deleted | root_deleted
-    """
+    """A filesystem event reduced to what the engine needs."""
 
     bucket: str
-    kind: str
+    kind: EventKind
     path: str
 
 
@@ -109,7 +107,7 @@ class BucketWatcher:
         self.poll_seconds = poll_seconds
         self.polling = poll_seconds > 0
         self.message: str | None = None
-        self.pending: deque[tuple[str, str]] = deque()
+        self.pending: deque[tuple[EventKind, str]] = deque()
         self._loop = loop
         self._sink = sink
         self._scheduled = False
