@@ -27,7 +27,7 @@ from obtui.engine.pipeline.jobs import Job
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.processor import Hooks, Processor
-from obtui.engine.pipeline.scanner import sweep_stale_temps
+from obtui.engine.pipeline.scanner import sweep_temps_of
 from obtui.engine.pipeline.watcher import BucketWatcher, OverflowAlarm
 from obtui.engine.publish import Publisher, Sources
 from obtui.engine.reload import Reloader, ReloadHooks
@@ -175,7 +175,7 @@ class Engine:
         alarm.install()
         try:
             await self.history.load(store)
-            await asyncio.to_thread(self._sweep_temps)
+            await asyncio.to_thread(sweep_temps_of, self.config)
             parts.dispatcher.start()
             self.state = "running"
             log.info(
@@ -267,9 +267,7 @@ class Engine:
             started_at=self._initial.started_at,
             state_dir=self.state_dir,
             state=lambda: self.state,
-            config=lambda: self.config,
-            matcher=lambda: self.matcher,
-            last_reload=lambda: self.reloader.last_reload,
+            reloader=self.reloader,
             dispatcher=dispatcher,
             processor=processor,
             intake=intake,
@@ -300,13 +298,6 @@ class Engine:
             "%s stopped: %d processed, %d failed", self.run_id, self.metrics.successful, self.metrics.failed
         )
         await asyncio.to_thread(parts.publisher.write_files, True)
-
-    def _sweep_temps(self) -> None:
-        roots = {str(b.path) for b in self.config.buckets}
-        roots |= {r.output_dir for r in self.config.rules if r.output_dir and os.path.isabs(r.output_dir)}
-        removed = sum(sweep_stale_temps(r) for r in roots if os.path.isdir(r))
-        if removed:
-            log.info("removed %d temporary file(s) left by an interrupted run", removed)
 
     async def _resume_pending(self, dispatcher: Dispatcher, ledger: OutcomeLedger) -> None:
         """Files whose record committed but whose move/delete did not happen (a crash)."""

@@ -23,15 +23,14 @@ from obtui.api.snapshot import (
     QueueItem,
     QueueStatus,
 )
-from obtui.config.model import Config
 from obtui.engine.buckets import Buckets
 from obtui.engine.history import RunHistory
 from obtui.engine.pipeline.dispatcher import Dispatcher
 from obtui.engine.pipeline.intake import Intake
 from obtui.engine.pipeline.metrics import MetricsCollector
-from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.processor import Processor
 from obtui.engine.placeholders import write_placeholders
+from obtui.engine.reload import Reloader
 from obtui.tracking.runtime_files import append_metrics, write_status
 
 log = logging.getLogger("obtui.publish")
@@ -49,9 +48,7 @@ class Sources:
     started_at: float
     state_dir: Path
     state: Callable[[], EngineState]
-    config: Callable[[], Config]
-    matcher: Callable[[], Matcher]
-    last_reload: Callable[[], str | None]
+    reloader: Reloader  # the config in force, its matcher and the last reload
     dispatcher: Dispatcher
     processor: Processor
     intake: Intake
@@ -117,7 +114,7 @@ class Publisher:
         state = e.state()
         if state == "running" and d.paused:
             state = "paused"
-        config = e.config()
+        config = e.reloader.config
         return EngineSnapshot(
             version=self._version,
             run_id=e.run_id,
@@ -135,7 +132,7 @@ class Publisher:
             breakers=breakers,
             recent_errors=tuple(e.history.recent_errors),
             directories=tuple(sorted(e.history.dirs.values(), key=lambda r: r.directory)),
-            last_reload=e.last_reload(),
+            last_reload=e.reloader.last_reload,
         )
 
     def publish(self) -> EngineSnapshot:
@@ -159,7 +156,7 @@ class Publisher:
                 if placeholders:
                     self._last_placeholders = now
                 await asyncio.to_thread(self.write_files, placeholders)
-            if now - self._last_metrics >= self.s.config().runner.metrics_interval_seconds:
+            if now - self._last_metrics >= self.s.reloader.config.runner.metrics_interval_seconds:
                 self._last_metrics = now
                 await asyncio.to_thread(self._append_metrics)
             await asyncio.sleep(SNAPSHOT_SECONDS)
@@ -177,6 +174,6 @@ class Publisher:
         try:
             write_status(s.state_dir, snap.to_json())
             if placeholders:
-                write_placeholders(s.state_dir, snap, s.config(), s.matcher().ignore_patterns)
+                write_placeholders(s.state_dir, snap, s.reloader.config, s.reloader.matcher.ignore_patterns)
         except OSError as exc:
             log.warning("could not write status files: %s", exc)

@@ -8,16 +8,19 @@ hashes it and decides. Symlinked folders are never followed.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from obtui.config.model import Config
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.seams import OutcomeLedger
 from obtui.tracking.records import ManifestEntry, ManifestStatus
 
+log = logging.getLogger("obtui.engine")
 BATCH = 500
 SETTLED = (ManifestStatus.DONE, ManifestStatus.FAILED)
 
@@ -149,4 +152,14 @@ def sweep_stale_temps(root: str) -> int:
                     removed += 1
                 except OSError:
                     pass
+    return removed
+
+
+def sweep_temps_of(config: Config) -> int:
+    """`sweep_stale_temps` over every bucket and every absolute output folder of `config`."""
+    roots = {str(b.path) for b in config.buckets}
+    roots |= {r.output_dir for r in config.rules if r.output_dir and os.path.isabs(r.output_dir)}
+    removed = sum(sweep_stale_temps(r) for r in roots if os.path.isdir(r))
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run", removed)
     return removed
