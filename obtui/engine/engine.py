@@ -250,8 +250,7 @@ class Engine:
 
         def retune(r: RunnerConfig) -> None:
             intake.configure(r.debounce_ms / 1000, r.max_delay_ms / 1000)
-            dispatcher.capacity = r.max_queue_size
-            dispatcher.set_concurrency(r.concurrency)
+            dispatcher.configure(capacity=r.max_queue_size, concurrency=r.concurrency)
 
         self.reloader.connect(
             ReloadHooks(
@@ -316,7 +315,7 @@ class Engine:
                 waiting = sum(len(b.waiting) for b in p.breakers.values())
                 if waiting:
                     log.warning("%d file(s) wait on an open circuit breaker; left for the next run", waiting)
-                    self.history.failed_this_run += waiting
+                    self.history.count_unfinished(waiting)
                 return
 
     # ---- small helpers on the loop ----------------------------------------------------------------

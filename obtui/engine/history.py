@@ -85,6 +85,10 @@ class RunHistory:
         )
         self._emit({"event": "error", **rec.to_json()})
 
+    def count_unfinished(self, n: int) -> None:
+        """`n` files a `once` run leaves unfinished (behind an open breaker): they count as failed."""
+        self.failed_this_run += n
+
     def on_breaker_open(self, rule: str) -> None:
         log.warning("circuit breaker opened for rule %r: its files wait", rule)
         self._emit({"event": "breaker_open", "rule": rule})

@@ -97,6 +97,11 @@ class Dispatcher:
         self._concurrency = n
         self._resize()
 
+    def configure(self, *, capacity: int, concurrency: int) -> None:
+        """New queue capacity and worker count (a config reload)."""
+        self.capacity = capacity
+        self.set_concurrency(concurrency)
+
     def _resize(self) -> None:
         self._workers = [t for t in self._workers if not t.done()]
         while len(self._workers) < self._concurrency:
