@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check obtui tests bench
 	$(BIN)/ruff format --check obtui tests bench
 	$(BIN)/mypy obtui
+	$(BIN)/lint-imports --no-logo --no-cache
 
 snapshots: $(STAMP)
 	$(BIN)/python -m pytest -q tests/tui --snapshot-update
