@@ -14,6 +14,14 @@ def _isolate(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def bucket(tmp_path):
+    """One empty bucket folder, `tmp_path / "bucket"`."""
+    path = tmp_path / "bucket"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
 def buckets(tmp_path):
     """Two empty bucket folders and a state dir."""
     a, b, s = tmp_path / "incoming", tmp_path / "uploads", tmp_path / "state"

@@ -12,9 +12,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from obtui.config.model import BucketConfig, Config, RuleConfig, RunnerConfig
+
+if TYPE_CHECKING:
+    from obtui.engine.actions.base import ActionContext
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +59,36 @@ def make_config(buckets: list[Path], rules: list[RuleConfig] | None = None, **ru
     if rules is not None:
         cfg = dataclasses.replace(cfg, rules=tuple(rules))
     return cfg
+
+
+def action_context(
+    bucket: Path,
+    path: Path,
+    rule: RuleConfig,
+    *,
+    output_dir: str | None = None,
+    matched_pattern: str = "*",
+    max_file_size: int = 1 << 30,
+    allow_dir: bool = False,
+    **fields: Any,
+) -> ActionContext:
+    """What the processor hands an action for the real file `path` in `bucket`: its facts (stat,
+    checks, sha256), its bucket-relative path and its resolved output folder. `fields` sets the
+    rest (`attempt`, `obtui_version`, `now_iso`)."""
+    from obtui.engine.actions.base import ActionContext
+    from obtui.engine.files.facts import inspect_file
+    from obtui.engine.files.outputs import resolve_output_dir
+
+    rel = path.relative_to(bucket).as_posix()
+    return ActionContext(
+        facts=inspect_file(path, bucket, max_file_size, allow_dir=allow_dir),
+        bucket=bucket,
+        rel=rel,
+        rule=rule,
+        matched_pattern=matched_pattern,
+        output_dir=resolve_output_dir(bucket, path, rel, output_dir),
+        **fields,
+    )
 
 
 @contextlib.contextmanager

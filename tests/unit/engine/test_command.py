@@ -15,8 +15,7 @@ from obtui.config.model import RuleConfig
 from obtui.engine.actions.base import ActionContext
 from obtui.engine.actions.command import run_command
 from obtui.engine.errors import CommandFailedError, CommandNotFoundError, CommandTimeoutError
-from obtui.engine.files.facts import inspect_file
-from obtui.engine.files.outputs import resolve_output_dir
+from tests.helpers import action_context
 
 PY = sys.executable
 
@@ -24,22 +23,8 @@ PY = sys.executable
 def make_ctx(
     bucket: Path, path: Path, command: tuple[str, ...], timeout: float = 30.0, output_dir: str | None = None
 ) -> ActionContext:
-    rel = path.relative_to(bucket).as_posix()
-    return ActionContext(
-        facts=inspect_file(path, bucket, 1 << 30),
-        bucket=bucket,
-        rel=rel,
-        rule=RuleConfig(name="cmd", action="command", command=command, timeout=timeout),
-        matched_pattern="*",
-        output_dir=resolve_output_dir(bucket, path, rel, output_dir),
-    )
-
-
-@pytest.fixture
-def bucket(tmp_path: Path) -> Path:
-    b = tmp_path / "bucket"
-    b.mkdir()
-    return b
+    rule = RuleConfig(name="cmd", action="command", command=command, timeout=timeout)
+    return action_context(bucket, path, rule, output_dir=output_dir)
 
 
 def _gone(pid: int) -> bool:

@@ -32,13 +32,6 @@ from obtui.engine.files.outputs import (
 MAX = 10_000_000
 
 
-@pytest.fixture
-def bucket(tmp_path: Path) -> Path:
-    b = tmp_path / "bucket"
-    b.mkdir()
-    return b
-
-
 def test_regular_file_facts_and_hash(bucket: Path) -> None:
     data = os.urandom(3 * (1 << 20) + 17)  # more than one 1 MiB chunk
     f = bucket / "a.bin"

@@ -15,22 +15,19 @@ from obtui.engine.actions.folder_summary import write_folder_note
 from obtui.engine.actions.grep_tools import IN_MEMORY_MAX
 from obtui.engine.actions.note import write_note
 from obtui.engine.errors import EncodingFallbackWarning, GrepPatternError
-from obtui.engine.files.facts import inspect_file
-from obtui.engine.files.outputs import resolve_output_dir
+from tests.helpers import action_context
 
 
 def make_ctx(
     bucket: Path, path: Path, rule: RuleConfig | None = None, output_dir: str | None = None
 ) -> ActionContext:
-    rel = path.relative_to(bucket).as_posix()
-    facts = inspect_file(path, bucket, 1 << 30, allow_dir=True)
-    return ActionContext(
-        facts=facts,
-        bucket=bucket,
-        rel=rel,
-        rule=rule or RuleConfig(name="notes"),
-        matched_pattern="*",
-        output_dir=resolve_output_dir(bucket, path, rel, output_dir),
+    """A file's or a folder's context, with a fixed version and clock the notes can be checked against."""
+    return action_context(
+        bucket,
+        path,
+        rule or RuleConfig(name="notes"),
+        output_dir=output_dir,
+        allow_dir=True,
         obtui_version="9.9.9",
         now_iso="2024-01-02T03:04:05.000Z",
     )
@@ -57,13 +54,6 @@ def parse_note(text: str) -> tuple[dict[str, object], str]:
             continue
         fields[key] = json.loads(value)
     return fields, "\n".join(lines[end + 1 :])
-
-
-@pytest.fixture
-def bucket(tmp_path: Path) -> Path:
-    b = tmp_path / "bucket"
-    b.mkdir()
-    return b
 
 
 def test_text_note_content(bucket: Path) -> None:

@@ -11,14 +11,7 @@ from obtui.config.model import PostAction, RuleConfig
 from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.actions.post import apply_post_action, write_result_json
 from obtui.engine.errors import CommandFailedError, PathEscapeError, PostActionError
-from obtui.engine.files.facts import inspect_file
-
-
-@pytest.fixture
-def bucket(tmp_path: Path) -> Path:
-    b = tmp_path / "bucket"
-    b.mkdir()
-    return b
+from tests.helpers import action_context
 
 
 def test_keep_leaves_the_file(bucket: Path) -> None:
@@ -80,15 +73,9 @@ def test_move_escape_rejected_and_missing_source(bucket: Path, tmp_path: Path) -
 
 
 def _ctx(bucket: Path, src: Path, rule: RuleConfig) -> ActionContext:
-    return ActionContext(
-        facts=inspect_file(src, bucket, 1 << 20),
-        bucket=bucket,
-        rel=src.name,
-        rule=rule,
-        matched_pattern="*.json",
-        output_dir=bucket,
-        attempt=2,
-        obtui_version="1.2.3",
+    assert src.parent == bucket  # so the output folder is the bucket itself
+    return action_context(
+        bucket, src, rule, matched_pattern="*.json", max_file_size=1 << 20, attempt=2, obtui_version="1.2.3"
     )
 
 

@@ -30,13 +30,6 @@ def gone(pid: int) -> bool:
 
 
 @pytest.fixture
-def bucket(tmp_path: Path) -> Path:
-    path = tmp_path / "incoming"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def host(tmp_path: Path, bucket: Path) -> Iterator[EngineProcess]:
     h = EngineProcess(make_config([bucket], debounce_ms=100), tmp_path / "state")
     h.start()

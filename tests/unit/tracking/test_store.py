@@ -86,13 +86,6 @@ def entry(path: str, status: ManifestStatus = ManifestStatus.DONE, bucket: str =
     )
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "state")
-    yield s
-    s.close()
-
-
 def test_ids_follow_the_record_second_and_stay_unique_across_reopen(tmp_path):
     state = tmp_path / "state"
     ts = "2026-02-18T04:23:45.123Z"

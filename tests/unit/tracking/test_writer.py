@@ -50,13 +50,6 @@ class GatedStore:
         return getattr(self.store, name)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "state")
-    yield s
-    s.close()
-
-
 async def test_commit_returns_the_record_with_its_id(store):
     w = RecordWriter(store)
     w.start()
