@@ -14,6 +14,8 @@ THEMES = ROOT / "themes"
 # Snapshots show the config path, so it must be the same on every machine and run.
 SNAPSHOT_CONFIG = Path("/tmp/obtui-tui-snapshots/config.toml")
 DEFAULT_CONFIG = Path("/home/ada/.config/obtui/config.toml")
+# Themes load from THEMES (this checkout); screens that show the folder show this one instead.
+SHOWN_THEMES = Path("/home/ada/.config/obtui/themes")
 
 
 SAMPLE_STORE = FakeStore  # marker: a FakeStore holding `sample_records()`

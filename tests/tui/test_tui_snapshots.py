@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.harness import SNAPSHOT_CONFIG, build_app
+from tests.tui.harness import SHOWN_THEMES, SNAPSHOT_CONFIG, build_app
 
 VALID_CONFIG = """\
 # my buckets
@@ -43,6 +43,22 @@ class TestScreens:
     def test_status(self, snap_compare) -> None:
         assert snap_compare(build_app(), terminal_size=(100, 30), press=["s"])
 
+    def test_errors_list(self, snap_compare) -> None:
+        async def open_errors(pilot: Pilot) -> None:
+            await pilot.press("e")
+            await settle(pilot)
+
+        assert snap_compare(build_app(), terminal_size=(100, 30), run_before=open_errors)
+
+    def test_help(self, snap_compare) -> None:
+        async def open_help(pilot: Pilot) -> None:
+            # The help names the themes folder: show a fixed one, not where this checkout lives.
+            pilot.app.themes_dirs = [SHOWN_THEMES]  # type: ignore[attr-defined]
+            await pilot.press("question_mark")
+            await settle(pilot)
+
+        assert snap_compare(build_app(), terminal_size=(100, 30), run_before=open_help)
+
     def test_error_detail(self, snap_compare) -> None:
         async def open_detail(pilot: Pilot) -> None:
             await pilot.press("e")
@@ -68,3 +84,18 @@ class TestConfigEditor:
 
         app = build_app(config_path=SNAPSHOT_CONFIG)
         assert snap_compare(app, terminal_size=(80, 24), run_before=break_it)
+
+    def test_discard_changes_confirm(self, snap_compare) -> None:
+        """Escape on an edited config asks before throwing the edit away (the confirm screen)."""
+        pytest.importorskip("obtui.config.loader")
+        SNAPSHOT_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT_CONFIG.write_text(VALID_CONFIG, encoding="utf-8")
+
+        async def edit_then_escape(pilot: Pilot) -> None:
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press("down", "down", "down", "end", "1", "escape")
+            await pilot.pause()
+
+        app = build_app(config_path=SNAPSHOT_CONFIG)
+        assert snap_compare(app, terminal_size=(80, 24), run_before=edit_then_escape)
