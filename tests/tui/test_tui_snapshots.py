@@ -69,6 +69,8 @@ class TestScreens:
         assert snap_compare(build_app(), terminal_size=(100, 30), run_before=open_detail)
 
 
+# Both tests write SNAPSHOT_CONFIG (a fixed path, as the snapshot shows it): one xdist worker.
+@pytest.mark.xdist_group("snapshot-config")
 class TestConfigEditor:
     def test_validation_error(self, snap_compare) -> None:
         pytest.importorskip("obtui.config.loader")
