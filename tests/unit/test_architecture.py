@@ -92,6 +92,4 @@ def test_every_package_says_in_one_line_what_lives_there():
         first = doc.splitlines()[0].strip() if doc else ""
         if not first or len(first) > 110:
             missing.append(str(init.relative_to(ROOT)))
-    assert not missing, (
-        f"package folders without an __init__.py whose docstring says in one line what lives there: {missing}"
-    )
+    assert not missing, f"package folders missing an __init__.py or its one-line docstring summary: {missing}"
