@@ -1,0 +1,1 @@
+"""The engine: composition root (engine.py), supervision (buckets, reload, publish), seams, stages."""

@@ -18,7 +18,7 @@ from typing import Any
 from obtui.api.snapshot import BucketState, BucketStateName, ScanProgress
 from obtui.config.model import BucketConfig, Config
 from obtui.engine.errors import BucketMissingError
-from obtui.engine.pipeline.jobs import ScanReason
+from obtui.engine.jobs import ScanReason
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.scanner import Candidate, scan_bucket

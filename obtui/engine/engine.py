@@ -21,9 +21,9 @@ from obtui.api.snapshot import EngineSnapshot, EngineState
 from obtui.config.model import Config, RunnerConfig
 from obtui.engine.buckets import BucketHooks, Buckets
 from obtui.engine.history import RunHistory
+from obtui.engine.jobs import Job
 from obtui.engine.pipeline.dispatcher import Dispatcher
 from obtui.engine.pipeline.intake import Intake, rel_of
-from obtui.engine.pipeline.jobs import Job
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.processor import Hooks, Processor

@@ -7,8 +7,9 @@ import os
 import traceback
 from typing import Any
 
-from obtui.engine.actions.base import ActionContext, ActionResult, FileFacts
+from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.errors import ProcessingError
+from obtui.engine.files.facts import FileFacts
 from obtui.tracking.codec import now_iso
 from obtui.tracking.records import (
     DEFAULT_SEVERITY,

@@ -23,7 +23,7 @@ from obtui.config.errors import ConfigError
 from obtui.config.loader import load_config
 from obtui.config.model import BucketConfig, Config, RunnerConfig
 from obtui.engine.errors import ConfigReloadError
-from obtui.engine.pipeline.jobs import ScanReason
+from obtui.engine.jobs import ScanReason
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.records import error_record
 from obtui.tracking.records import ErrorRecord

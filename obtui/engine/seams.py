@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from obtui.engine.pipeline.jobs import Job
+from obtui.engine.jobs import Job
 from obtui.tracking.interfaces import RecordStore
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, SuccessRecord
 from obtui.tracking.writer import RecordWriter

@@ -7,20 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from obtui.config.model import RuleConfig
-
-
-@dataclass(frozen=True)
-class FileFacts:
-    """What the processor learned about the input before running the action (see inspect.py)."""
-
-    path: Path  # absolute path as seen in the bucket (may be a symlink inside the bucket)
-    real_path: Path  # resolved path that is actually read
-    size: int
-    mtime: float
-    mtime_ns: int
-    inode: int
-    sha256: str
-    is_dir: bool = False
+from obtui.engine.files.facts import FileFacts
 
 
 @dataclass(frozen=True)

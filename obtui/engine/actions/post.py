@@ -16,7 +16,7 @@ from obtui.config.model import PostAction, RuleConfig
 from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.errors import PostActionError, ProcessingError
 from obtui.engine.files.outputs import atomic_write_text, resolve_move_target
-from obtui.engine.records import now_iso
+from obtui.tracking.codec import now_iso
 
 RESULT_SUFFIX = ".result.json"
 MAX_CLASH = 10_000

@@ -10,10 +10,10 @@ import errno
 import hashlib
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from obtui.config.units import format_size
-from obtui.engine.actions.base import FileFacts
 from obtui.engine.errors import (
     EmptyFileError,
     FileBusyError,
@@ -31,6 +31,20 @@ CHUNK = 1 << 20  # hash in 1 MiB reads
 # a writer; O_NOFOLLOW: nor may a swapped-in symlink lead us out of the bucket.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
 _OPEN_FLAGS |= getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the processor learned about the input before running the action ."""
+
+    path: Path  # absolute path as seen in the bucket (may be a symlink inside the bucket)
+    real_path: Path  # resolved path that is actually read
+    size: int
+    mtime: float
+    mtime_ns: int
+    inode: int
+    sha256: str
+    is_dir: bool = False
 
 
 def _kind(mode: int) -> str:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from obtui.engine.pipeline.jobs import Job
+from obtui.engine.jobs import Job
 from obtui.engine.seams import Claim, Claims, LocalClaims, LocalQueue, WorkQueue
 
 __all__ = ["Dispatcher", "Job"]

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from obtui.engine.jobs import EventKind, Job, ReadyReason, SettleKind
 from obtui.engine.pipeline.dispatcher import Dispatcher
-from obtui.engine.pipeline.jobs import EventKind, Job, ReadyReason, SettleKind
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.scanner import Candidate

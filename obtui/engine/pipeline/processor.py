@@ -20,17 +20,17 @@ from pathlib import Path
 
 from obtui import __version__
 from obtui.config.model import RuleConfig, RunnerConfig
-from obtui.engine.actions.base import ActionContext, ActionResult, FileFacts
+from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.actions.command import run_command
 from obtui.engine.actions.folder_summary import write_folder_note
 from obtui.engine.actions.note import write_note
 from obtui.engine.actions.post import apply_post_action, write_result_json
 from obtui.engine.errors import ProcessingError
-from obtui.engine.files.facts import inspect_file
+from obtui.engine.files.facts import FileFacts, inspect_file
 from obtui.engine.files.outputs import resolve_output_dir
+from obtui.engine.jobs import Job
 from obtui.engine.pipeline.breaker import CircuitBreaker
 from obtui.engine.pipeline.dispatcher import Dispatcher
-from obtui.engine.pipeline.jobs import Job
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Match, Matcher
 from obtui.engine.records import error_record, manifest_entry, now_iso, success_record

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from obtui.engine.pipeline.jobs import ReadyReason, SettleKind
+from obtui.engine.jobs import ReadyReason, SettleKind
 from obtui.engine.pipeline.openfiles import is_open_for_write
 
 # After a file became ready, a late "created" for it (watchdog simulates those for the contents

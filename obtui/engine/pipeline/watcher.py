@@ -31,7 +31,7 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from obtui.engine.pipeline.jobs import EventKind
+from obtui.engine.jobs import EventKind
 
 log = logging.getLogger("obtui.watcher")
 

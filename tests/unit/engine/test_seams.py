@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+from obtui.engine.jobs import Job
 from obtui.engine.pipeline.dispatcher import Dispatcher
-from obtui.engine.pipeline.jobs import Job
 from obtui.engine.seams import (
     Claim,
     Claims,
