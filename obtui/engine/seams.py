@@ -199,8 +199,9 @@ class OutcomeLedger(Protocol):
         """Record an outcome (and the manifest entry) in one transaction, fenced by `claim`."""
         ...
 
-    async def mark(self, path: str, status: ManifestStatus) -> None:
-        """Set a manifest entry's status (e.g. consumed after its post-action)."""
+    async def mark(self, path: str, status: ManifestStatus, moved_to: str | None = None) -> None:
+        """Set a manifest entry's status (e.g. consumed after its post-action) and where a move
+        put the file (so `--retry` can bring it back)."""
         ...
 
 
@@ -226,5 +227,5 @@ class LocalLedger:
         # A local claim is never lost, so nothing is ever refused here.
         return Finished(await self._writer.commit(record, entry))
 
-    async def mark(self, path: str, status: ManifestStatus) -> None:
-        await self._writer.call(self._store.set_manifest_status, path, status)
+    async def mark(self, path: str, status: ManifestStatus, moved_to: str | None = None) -> None:
+        await self._writer.call(self._store.set_manifest_status, path, status, moved_to)

@@ -64,6 +64,7 @@ class ManifestEntry:
     inode: int = 0
     rule: str = ""
     record_id: str = ""  # the success or error record that settled it
+    moved_to: str | None = None  # where the post-action (move:DIR) put the file
 
 
 @dataclass(frozen=True)

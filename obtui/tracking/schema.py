@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class SchemaError(RuntimeError):
@@ -54,8 +54,17 @@ CREATE TABLE hour_cat(
     failed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(hour, category)) WITHOUT ROWID;
 """
 
+# v2: where a post-action moved a file (so `--retry` can bring it back), and durable requests from
+# clients to the runner (`--retry`, the dashboard's retry keys; see `tracking/requests.py`).
+_V2 = """
+ALTER TABLE manifest ADD COLUMN moved_to TEXT;
+CREATE TABLE requests(
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL DEFAULT '', bucket TEXT NOT NULL DEFAULT '',
+    moved_to TEXT, requested_at TEXT NOT NULL, UNIQUE(kind, path));
+"""
+
 # Index i holds the statements that bring a database from version i to i + 1.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -131,6 +140,32 @@ REBUILD = [
         GROUP BY 1, 2""",
     """INSERT INTO hour_cat(hour, category, total, failed)
         SELECT substr(ts, 1, 13), category, count(*), sum(failed_file) FROM errors GROUP BY 1, 2""",
+]
+
+
+# Retention (`prune`): remove the records older than a cut-off and keep the aggregates equal to
+# what a REBUILD of the remaining records gives, without reading them all. All in one transaction,
+# in this order; parameters: the cut-off (ISO 8601), its hour key, and the start and end of that hour.
+PRUNE = [
+    # All-time figures per dir lose exactly what is removed; a dir with nothing left goes.
+    f"""UPDATE dir_stats SET successful = dir_stats.successful - g.s, failed = dir_stats.failed - g.f,
+            duration_sum = dir_stats.duration_sum - g.d, bytes = dir_stats.bytes - g.b
+        FROM (SELECT watch_dir, sum(s) AS s, sum(f) AS f, total(d) AS d, sum(b) AS b
+              FROM ({_OUTCOMES}) WHERE ts < :cut GROUP BY watch_dir) AS g
+        WHERE dir_stats.watch_dir = g.watch_dir""",
+    "DELETE FROM dir_stats WHERE successful <= 0 AND failed <= 0",
+    "DELETE FROM successes WHERE ts < :cut",
+    "DELETE FROM errors WHERE ts < :cut",
+    # Whole hours before the cut-off's hour lost all their records; the cut-off's own hour is
+    # recounted from the records left in it.
+    "DELETE FROM hour_dir WHERE hour <= :hour",
+    "DELETE FROM hour_cat WHERE hour <= :hour",
+    f"""INSERT INTO hour_dir(hour, watch_dir, successful, failed, duration_sum, bytes)
+        SELECT :hour, watch_dir, sum(s), sum(f), total(d), sum(b) FROM ({_OUTCOMES})
+        WHERE ts >= :start AND ts < :end GROUP BY watch_dir""",
+    """INSERT INTO hour_cat(hour, category, total, failed)
+        SELECT :hour, category, count(*), sum(failed_file) FROM errors
+        WHERE ts >= :start AND ts < :end GROUP BY category""",
 ]
 
 

@@ -32,8 +32,13 @@ _SEQ_CACHE = 4096  # id-sequence prefixes remembered before the cache is reset
 
 _INSERT_SUCCESS = "INSERT INTO successes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_ERROR = "INSERT INTO errors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_REPLACE_MANIFEST = "INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_MANIFEST_COLS = "path, bucket, sha256, status, processed_at, size, mtime_ns, inode, rule, record_id"
+_MANIFEST_COLS = (
+    "path, bucket, sha256, status, processed_at, size, mtime_ns, inode, rule, record_id, moved_to"
+)
+# A new outcome starts a fresh entry: moved_to is set only by the post-action that follows it.
+_REPLACE_MANIFEST = (
+    f"INSERT OR REPLACE INTO manifest({_MANIFEST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+)
 
 Item = tuple[SuccessRecord | ErrorRecord, ManifestEntry | None]
 
@@ -46,8 +51,11 @@ def _ts(timestamp: str) -> str:
 
 
 def _entry(row: tuple[Any, ...]) -> ManifestEntry:
-    path, bucket, sha, status, *rest = row
-    return ManifestEntry(py_text(path), py_text(bucket), sha, ManifestStatus(status), *rest)
+    path, bucket, sha, status, processed_at, size, mtime_ns, inode, rule, record_id, moved_to = row
+    return ManifestEntry(
+        py_text(path), py_text(bucket), sha, ManifestStatus(status), processed_at, size, mtime_ns, inode,
+        rule, record_id, py_text(moved_to),
+    )  # fmt: skip
 
 
 def _dumps(d: dict[str, Any]) -> str:
@@ -241,10 +249,14 @@ class SQLiteStore:
         self._seq[prefix] = n
         return f"{prefix}{n:03d}"
 
-    def set_manifest_status(self, path: str, status: ManifestStatus) -> None:
-        """Change the status of `path`'s entry (no-op when it has none)."""
+    def set_manifest_status(self, path: str, status: ManifestStatus, moved_to: str | None = None) -> None:
+        """Change the status of `path`'s entry (no-op when it has none); `moved_to` records where a
+        move post-action put the file, so `--retry` can bring it back."""
         with self._transaction() as con:
-            con.execute("UPDATE manifest SET status = ? WHERE path = ?", (str(status), db_text(path)))
+            con.execute(
+                "UPDATE manifest SET status = ?, moved_to = ? WHERE path = ?",
+                (str(status), db_text(moved_to), db_text(path)),
+            )
 
     def rebuild_aggregates(self) -> None:
         """Recompute the report aggregates from the records (a repair tool; never needed normally)."""

@@ -326,15 +326,16 @@ class Processor:
     async def _post(self, job: Job, rule: RuleConfig, ok: bool) -> None:
         post = rule.on_success if ok else rule.on_failure
         try:
-            await asyncio.to_thread(apply_post_action, Path(job.path), Path(job.bucket), post)
+            dest = await asyncio.to_thread(apply_post_action, Path(job.path), Path(job.bucket), post)
         except Exception as exc:
             await self._record_error(
                 error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), None
             )
             return
         if post.kind != "keep":
+            moved_to = str(dest) if dest is not None and post.kind == "move" else None
             try:
-                await self._ledger.mark(job.path, ManifestStatus.CONSUMED)
+                await self._ledger.mark(job.path, ManifestStatus.CONSUMED, moved_to=moved_to)
             except Exception as exc:
                 log.error("could not update manifest for %s: %s", job.path, exc)
 
