@@ -77,7 +77,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("-v", "--verbose", action="store_true", help="log every outcome on stderr (headless)")
     p.add_argument("--version", action="version", version=f"obtui {__version__}")
+    _add_upkeep_options(p)
     return p
+
+
+# ---- --retry / --forget / --prune (issue 12: what operators reach for) -------------------------
+
+UPKEEP_HELP = """records: retry, forget, prune
+  obtui --retry failed                  every file whose latest outcome is a failure; one that
+                                        on_failure = "move:failed/" moved is brought back first
+  obtui --retry ERR-2026-02-18-042345-001 ./incoming/a.txt
+                                        by error id (see --errors) or path (its old or moved path)
+  obtui --forget ./incoming/a.txt       the next run processes the file again
+  obtui --forget ./incoming             ... every file of that bucket (or folder)
+  obtui --prune 90d                     remove success/error records older than 90 days
+  obtui --prune 0s                      remove every record ([store] keep = "90d" does it daily)
+  a running runner takes a retry within a second or two; without one, the next start does;
+  exit 1 when a WHAT or PATH names nothing on record
+"""
+
+
+def _add_upkeep_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("records (see 'records' below)")
+    g.add_argument(
+        "--retry",
+        nargs="+",
+        metavar="WHAT",
+        help="process again: 'failed' (every failed file), an error id ERR-..., or a path",
+    )
+    g.add_argument(
+        "--forget", nargs="+", metavar="PATH", help="forget a file, or every file of a bucket/folder"
+    )
+    g.add_argument(
+        "--prune", metavar="AGE", help="remove records older than AGE (90d; 0s for all); keep the manifest"
+    )
+    p.epilog = (p.epilog or "") + "\n" + UPKEEP_HELP
+
+
+def _upkeep(args: argparse.Namespace, state_dir: Path) -> int | None:
+    """Run --retry / --forget / --prune when asked for (None when none was)."""
+    from obtui.cli import upkeep
+
+    if args.retry:
+        return upkeep.cmd_retry(state_dir, args.retry)
+    if args.forget:
+        return upkeep.cmd_forget(state_dir, args.forget)
+    if args.prune is not None:
+        return upkeep.cmd_prune(state_dir, args.prune)
+    return None
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -93,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         args.headless = True  # --once only makes sense without a UI
     state_dir = _state_dir(args)
     try:
+        if (done := _upkeep(args, state_dir)) is not None:
+            return done
         if args.report or args.errors or args.status or args.metrics:
             return _reports(args, state_dir)
         if args.init_config:

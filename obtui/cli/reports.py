@@ -237,11 +237,41 @@ def cmd_status(state_dir: Path, as_json: bool, out: TextIO | None = None) -> int
                     store.close()
         except (sqlite3.Error, SchemaError, ValueError, TypeError):
             pass  # the status block stands without the error summary
+    facts = _store_facts(state_dir)
     if as_json:
-        dump_json(out, status_json(pid, status, by_cat, time.time()))
+        doc = status_json(pid, status, by_cat, time.time())
+        doc["store"] = facts and {
+            "path": facts.path,
+            "sizeBytes": facts.size_bytes,
+            "records": facts.records,
+            "oldestRecord": facts.oldest,
+        }
+        dump_json(out, doc)
     else:
         render_status(out, state_dir, pid, status, by_cat, time.time())
+        if facts is not None:
+            oldest = f"oldest {when(facts.oldest)}" if facts.oldest else "none kept"
+            out.write(
+                f"\nRecord Store: {format_size(facts.size_bytes)}, {num(facts.records)} records, "
+                f"{oldest}\n  {facts.path}\n"
+            )
     return 0 if pid is not None else 3
+
+
+def _store_facts(state_dir: Path) -> Any:
+    """The store's size and oldest record (`StoreFacts`), None without a readable database."""
+    from obtui.tracking.retention import store_facts
+
+    try:
+        store = _open(state_dir)
+        if store is None:
+            return None
+        try:
+            return store_facts(store)
+        finally:
+            store.close()
+    except (sqlite3.Error, SchemaError):
+        return None
 
 
 # ---- --metrics --------------------------------------------------------------------------------

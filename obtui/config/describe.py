@@ -99,5 +99,11 @@ def describe_config(config: Config) -> str:
         "  plus the processed/ and failed/ folders, and each rule's output_dir and move: folders",
         "  inside the bucket.",
         f"UI theme: {config.ui.theme}",
+        "Records kept: "
+        + (
+            f"{spell_duration(config.store.keep)} (older ones pruned daily)"
+            if config.store.keep
+            else "forever"
+        ),
     ]
     return "\n".join(out) + "\n"

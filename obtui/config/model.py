@@ -124,6 +124,13 @@ class UIConfig:
     theme: str = "obtui-dark"
 
 
+@dataclass(frozen=True)
+class StoreConfig:
+    """The `[store]` table: how long success and error records are kept."""
+
+    keep: float | None = None  # seconds; None keeps every record (the manifest is always kept)
+
+
 def default_rules() -> tuple[RuleConfig, ...]:
     """The rules used when the config defines none: a note for every file."""
     return (RuleConfig(name="notes", patterns=("*",), action="note"),)
@@ -138,6 +145,7 @@ class Config:
     rules: tuple[RuleConfig, ...] = field(default_factory=default_rules)
     ui: UIConfig = field(default_factory=UIConfig)
     source: Path | None = None  # the file it was loaded from, None for built-in defaults
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     def with_buckets(self, extra: list[Path]) -> Config:
         """Return a copy with CLI directories added (resolved, de-duplicated, config order kept)."""
@@ -148,4 +156,4 @@ class Config:
             if rp not in seen:
                 seen.add(rp)
                 added.append(BucketConfig(path=rp))
-        return Config(self.runner, tuple(added), self.rules, self.ui, self.source)
+        return Config(self.runner, tuple(added), self.rules, self.ui, self.source, self.store)

@@ -24,12 +24,13 @@ from obtui.config.checks import (
     string,
 )
 from obtui.config.globs import glob_checker
-from obtui.config.model import BucketConfig, Config, RunnerConfig, UIConfig, default_rules
+from obtui.config.model import BucketConfig, Config, RunnerConfig, StoreConfig, UIConfig, default_rules
 from obtui.config.rules import RULE_KEYS, build_rules
 
-TOP_KEYS = ("runner", "buckets", "rules", "ui")
+TOP_KEYS = ("runner", "buckets", "rules", "ui", "store")
 BUCKET_KEYS = ("path", "recursive", "poll_seconds")
 UI_KEYS = ("theme",)
+STORE_KEYS = ("keep",)
 RUNNER_ALIASES = {
     "workers": "concurrency",
     "threads": "concurrency",
@@ -127,6 +128,7 @@ def _table(checker: Checker, data: dict[str, Any], key: str) -> dict[str, Any]:
 def _owners(exclude: tuple[str, ...] = ()) -> dict[str, str]:
     """Which table each known key belongs in, for "'timeout' belongs in [[rules]] entries"."""
     owners = {k: "[ui]" for k in UI_KEYS}
+    owners |= {k: "[store]" for k in STORE_KEYS}
     owners |= {k: "[[rules]] entries" for k in RULE_KEYS}
     owners |= {k: "[[buckets]] entries" for k in BUCKET_KEYS}
     owners |= {k: "[runner]" for k in RUNNER_KEYS}
@@ -146,7 +148,7 @@ def _check_top(checker: Checker, data: dict[str, Any]) -> None:
             hint = (
                 f"did you mean [{close[0]}]?"
                 if close
-                else "expected [runner], [[buckets]], [[rules]] or [ui]"
+                else "expected [runner], [[buckets]], [[rules]], [ui] or [store]"
             )
             msg = f"unknown {what} at the top level; {hint}"
         checker.error((key,), msg)
@@ -257,10 +259,14 @@ def build_config(data: dict[str, Any], checker: Checker, base: Path, source: Pat
     ui_table = _table(checker, data, "ui")
     check_keys(checker, ui_table, ("ui",), UI_KEYS, "[ui]", elsewhere=_owners(UI_KEYS))
     theme = checker.field(ui_table, ("ui",), "theme", string(what="a theme name"), UIConfig.theme)
+    store_table = _table(checker, data, "store")
+    check_keys(checker, store_table, ("store",), STORE_KEYS, "[store]", elsewhere=_owners(STORE_KEYS))
+    keep = checker.field(store_table, ("store",), "keep", duration(positive=True), StoreConfig.keep)
     return Config(
         runner=runner,
         buckets=buckets,
         rules=rules if rules is not None else default_rules(),
         ui=UIConfig(theme=theme),
         source=source,
+        store=StoreConfig(keep=keep),
     )

@@ -31,6 +31,7 @@ from obtui.engine.pipeline.scanner import sweep_temps_of
 from obtui.engine.pipeline.watcher import BucketWatcher, OverflowAlarm
 from obtui.engine.publish import Publisher, Sources
 from obtui.engine.reload import Reloader, ReloadHooks
+from obtui.engine.requests import RequestDeps, Requests
 from obtui.engine.seams import LocalLedger, OutcomeLedger
 from obtui.tracking.records import ErrorRecord
 from obtui.tracking.runtime_files import acquire_runner_lock
@@ -70,6 +71,7 @@ class Engine:
         self.buckets: Buckets | None = None
         self.publisher: Publisher | None = None
         self._parts: _Parts | None = None
+        self._requests: Requests | None = None
 
     @property
     def config(self) -> Config:
@@ -195,6 +197,7 @@ class Engine:
                     self._spawn(self.reloader.follow(self.config.source))
             self._spawn(parts.publisher.run())
             await self._resume_pending(parts.dispatcher, ledger)
+            await self._start_requests(parts, store, writer)
             if self.once:
                 await self._until_caught_up(parts)
             else:
@@ -304,6 +307,28 @@ class Engine:
             rel = rel_of(entry.bucket, entry.path)
             if rel is not None and os.path.lexists(entry.path):
                 dispatcher.requeue_front(Job(entry.path, entry.bucket, rel, "resume"))
+
+    async def _start_requests(self, parts: _Parts, store: SQLiteStore, writer: RecordWriter) -> None:
+        """Client requests waiting since before this start (`--retry` without a runner), then,
+        when running on, polling for new ones; and `[store] keep` pruning."""
+        requests = Requests(
+            RequestDeps(
+                store=store,
+                writer=writer,
+                config=lambda: self.config,
+                dispatcher=parts.dispatcher,
+                busy=lambda path: path in parts.processor.retrying,
+                record_error=self._record_error,
+                reload_history=lambda: self.history.reload(store),
+            )
+        )
+        self._requests = requests
+        await requests.take()
+        if self.once:
+            await requests.prune_now()
+        else:
+            self._spawn(requests.poll())
+            self._spawn(requests.keep_pruned())
 
     async def _until_caught_up(self, parts: _Parts) -> None:
         assert self._stop is not None

@@ -192,3 +192,12 @@ class ConfigReloadError(ProcessingError):
     component = "Config"
     operation = "reloadConfig"
     suggestion = "Fix the config file; the previous rules stay in force until then."
+
+
+class RetryError(ProcessingError):
+    """A retry asked for (`obtui --retry`, the dashboard) could not be carried out."""
+
+    category = Category.FILE_ACCESS
+    component = "Retry"
+    operation = "retryFile"
+    suggestion = "Put the file back at its path (or drop it into the bucket again); it is then processed."

@@ -38,6 +38,11 @@ class RunHistory:
         for e in reversed(errors):
             self.recent_errors.appendleft(_summary(e))
 
+    async def reload(self, store: RecordStore) -> None:
+        """Start again from the record (records were pruned under the running engine)."""
+        self.recent_errors.clear()
+        await self.load(store)
+
     def on_success(self, rec: SuccessRecord) -> None:
         d = self.dirs.get(rec.watch_dir) or DirReport(rec.watch_dir)
         total = d.total + 1
