@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from obtui.cli.text import safe_out
-from obtui.tracking.records import ManifestEntry
 from obtui.tracking.runtime_files import runner_pid
 from obtui.tracking.schema import SchemaError
 from obtui.tracking.sqlite_store import DB_NAME, SQLiteStore
@@ -39,46 +37,6 @@ def _who_processes(state_dir: Path) -> str:
     )
 
 
-@dataclass
-class RetryPlan:
-    """What `--retry` resolved its arguments to."""
-
-    entries: dict[str, ManifestEntry] = field(default_factory=dict)  # by path, in order
-    not_failed: list[str] = field(default_factory=list)  # named, but the latest outcome is a success
-    unknown: list[str] = field(default_factory=list)  # named nothing on record (with the reason)
-
-
-def plan_retry(store: SQLiteStore, whats: list[str]) -> RetryPlan:
-    """Resolve `failed`, error ids and paths to the manifest entries to retry."""
-    from obtui.tracking import requests as rq
-
-    plan = RetryPlan()
-    for what in whats:
-        if what == "failed":
-            for e in rq.failed_entries(store):
-                plan.entries.setdefault(e.path, e)
-            continue
-        if what.upper().startswith("ERR-"):
-            rec = store.error(what.upper())
-            if rec is None:
-                plan.unknown.append(f"{what}: no error record with that id (see obtui --errors)")
-                continue
-            if not rec.file_path:
-                plan.unknown.append(f"{what}: that error is not about a file ({rec.message})")
-                continue
-            path = rec.file_path
-        else:
-            path = what
-        entry = rq.find_entry(store, path)
-        if entry is None:
-            plan.unknown.append(f"{what}: not on record (no file by that path was processed)")
-        elif not entry.record_id.startswith("ERR-"):
-            plan.not_failed.append(entry.path)
-        else:
-            plan.entries.setdefault(entry.path, entry)
-    return plan
-
-
 def cmd_retry(state_dir: Path, whats: list[str], out: TextIO | None = None) -> int:
     """Ask the runner to process failed files again (moved ones are brought back first)."""
     from obtui.tracking import requests as rq
@@ -90,7 +48,7 @@ def cmd_retry(state_dir: Path, whats: list[str], out: TextIO | None = None) -> i
     try:
         store = SQLiteStore(state_dir)
         try:
-            plan = plan_retry(store, whats)
+            plan = rq.plan_retry(store, whats)
             new, already = rq.request_retry(store, list(plan.entries.values()))
         finally:
             store.close()

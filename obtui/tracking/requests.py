@@ -12,7 +12,7 @@ path)). Polling an empty table costs microseconds; no new file, watcher or socke
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -122,3 +122,80 @@ def forget(store: SQLiteStore, target: str) -> int:
                 (db_text(p), db_text(p), db_text(p), len(prefix), prefix),
             ).rowcount
         return n
+
+
+@dataclass
+class RetryPlan:
+    """What `--retry` resolved its arguments to."""
+
+    entries: dict[str, ManifestEntry] = field(default_factory=dict)  # by path, in order
+    not_failed: list[str] = field(default_factory=list)  # named, but the latest outcome is a success
+    unknown: list[str] = field(default_factory=list)  # named nothing on record (with the reason)
+
+
+def plan_retry(store: SQLiteStore, whats: list[str]) -> RetryPlan:
+    """Resolve `failed`, error ids and paths to the manifest entries to retry."""
+    plan = RetryPlan()
+    for what in whats:
+        if what == "failed":
+            for e in failed_entries(store):
+                plan.entries.setdefault(e.path, e)
+            continue
+        if what.upper().startswith("ERR-"):
+            rec = store.error(what.upper())
+            if rec is None:
+                plan.unknown.append(f"{what}: no error record with that id (see obtui --errors)")
+                continue
+            if not rec.file_path:
+                plan.unknown.append(f"{what}: that error is not about a file ({rec.message})")
+                continue
+            path = rec.file_path
+        else:
+            path = what
+        entry = find_entry(store, path)
+        if entry is None:
+            plan.unknown.append(f"{what}: not on record (no file by that path was processed)")
+        elif not entry.record_id.startswith("ERR-"):
+            plan.not_failed.append(entry.path)
+        else:
+            plan.entries.setdefault(entry.path, entry)
+    return plan
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What a retry request did: the plan, and how many requests are new or were waiting."""
+
+    plan: RetryPlan
+    new: int
+    already: int
+
+    def summary(self) -> str:
+        """One line for people."""
+        n = len(self.plan.entries)
+        if n:
+            waiting = f" ({self.already} already waiting)" if self.already else ""
+            return f"Retry requested for {n} file(s){waiting}."
+        if self.plan.not_failed and not self.plan.unknown:
+            return "Nothing to retry: the latest outcome of each of these files is a success."
+        if self.plan.unknown:
+            return "Nothing to retry: " + "; ".join(self.plan.unknown)
+        return "Nothing to retry: no file's latest outcome is a failure."
+
+
+class RetryRequester:
+    """Writes retry requests into the store of `state_dir` (for the dashboard, which otherwise
+    reads the store read-only). Blocking: call it from a thread."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+
+    def retry(self, whats: list[str]) -> RetryOutcome:
+        """Resolve `whats` (see `plan_retry`) and request a retry of each failed file."""
+        store = SQLiteStore(self.state_dir)
+        try:
+            plan = plan_retry(store, whats)
+            new, already = request_retry(store, list(plan.entries.values()))
+        finally:
+            store.close()
+        return RetryOutcome(plan, new, already)

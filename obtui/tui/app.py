@@ -19,6 +19,7 @@ from obtui.api.host import EngineHost
 from obtui.api.snapshot import EngineSnapshot, ErrorSummary
 from obtui.config.model import Config
 from obtui.tracking.interfaces import RecordStore
+from obtui.tracking.requests import RetryRequester
 from obtui.tui.config_sync import ConfigOutcome, ConfigSync, default_config_file, show_outcome
 from obtui.tui.palette import obtui_commands
 from obtui.tui.screens.config_editor import ConfigEditorScreen
@@ -93,6 +94,7 @@ class ObtuiApp(App[None]):
         self.themes_dirs = themes_dirs
         self.start_engine = start_engine
         self.freeze_gc = False  # `run_tui` sets it; tests, which build many apps, leave it off
+        self.retries: RetryRequester | None = None  # `run_tui` sets it: the errors screens' retry keys
         self.paused = False
         self.stopping = False
         self.engine_ended = False  # the engine thread ended without being asked to
@@ -262,9 +264,12 @@ class ObtuiApp(App[None]):
                 self.notify(f"Could not read {path}: {exc}", severity="error", markup=False)
         self._show(ConfigEditorScreen(path, self.default_config_path, text))
 
-    def open_error(self, error_id: str, summary: ErrorSummary | None) -> None:
-        """Show one error in detail, over the current screen."""
-        self.push_screen(ErrorDetailScreen(error_id, summary))
+    def open_error(
+        self, error_id: str, summary: ErrorSummary | None, filtered: list[str] | None = None
+    ) -> None:
+        """Show one error in detail, over the current screen (`filtered`: the ids the errors
+        screen's filter shows, for its retry-all key)."""
+        self.push_screen(ErrorDetailScreen(error_id, summary, filtered))
 
     def action_pause(self) -> None:
         """Stop taking new work from the queue."""

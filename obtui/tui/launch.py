@@ -30,6 +30,9 @@ def run_tui(config: Config, state_dir: Path, *, cli_buckets: list[Path]) -> int:
     store = _LazyStore(state_dir)
     app = make_app(host, store, config, config_path=config.source, cli_buckets=cli_buckets)
     app.freeze_gc = True
+    from obtui.tracking.requests import RetryRequester
+
+    app.retries = RetryRequester(state_dir)
     app.run()
     host.request_stop()
     if not host.join(config.runner.shutdown_grace_seconds + 10):

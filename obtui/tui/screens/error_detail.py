@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Static
 
 from obtui.api.snapshot import ErrorSummary
 from obtui.tracking.records import ErrorRecord
+from obtui.tui.retry_flow import RETRY_BINDINGS, RetryKeys
 
 if TYPE_CHECKING:
     from obtui.tui.app import ObtuiApp
@@ -95,12 +96,13 @@ TITLES = {
 }
 
 
-class ErrorDetailScreen(Screen[None]):
-    """Loads the record from the store in a thread worker; Escape goes back."""
+class ErrorDetailScreen(RetryKeys, Screen[None]):
+    """Loads the record from the store in a thread worker; Escape goes back. `t` retries this
+    error's file; `T` every file of the errors screen's filter when opened from there."""
 
     app: ObtuiApp
 
-    BINDINGS = [Binding("escape", "back", "Back", id="obtui.detail.back")]
+    BINDINGS = [*RETRY_BINDINGS, Binding("escape", "back", "Back", id="obtui.detail.back")]
 
     class Loaded(Message):
         """The record arrived from the store (posted from the worker thread)."""
@@ -110,10 +112,13 @@ class ErrorDetailScreen(Screen[None]):
             self.record = record
             self.error = error
 
-    def __init__(self, error_id: str, summary: ErrorSummary | None = None) -> None:
+    def __init__(
+        self, error_id: str, summary: ErrorSummary | None = None, filtered: list[str] | None = None
+    ) -> None:
         super().__init__(id="error-detail")
         self.error_id = error_id
         self.summary = summary
+        self.filtered = filtered
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -165,3 +170,9 @@ class ErrorDetailScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def retry_target(self) -> str | None:
+        return self.error_id
+
+    def retry_filtered(self) -> list[str] | None:
+        return self.filtered

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 from obtui.api.snapshot import EngineSnapshot, ErrorSummary
 from obtui.tracking.records import Category, ErrorRecord
 from obtui.tui import format as fmt
+from obtui.tui.retry_flow import RETRY_BINDINGS, RetryKeys
 from obtui.tui.screens.polling import SnapshotScreen
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, path_cell
 
@@ -50,8 +51,9 @@ class ErrorRow:
         return cls(e.error_id, e.timestamp, str(e.severity), str(e.category), e.message, e.file_path)
 
 
-class ErrorsScreen(SnapshotScreen):
-    """Lists error records newest first. Store queries run in a thread worker, never here."""
+class ErrorsScreen(RetryKeys, SnapshotScreen):
+    """Lists error records newest first. Store queries run in a thread worker, never here.
+    `t` / `T` retry the selected file / every file shown (see `retry_flow`)."""
 
     app: ObtuiApp
 
@@ -59,6 +61,7 @@ class ErrorsScreen(SnapshotScreen):
     MIN_POLL_SECONDS = 1.0  # a new error means a store query
 
     BINDINGS = [
+        *RETRY_BINDINGS,
         Binding("slash", "focus_filter", "Filter", id="obtui.errors.filter"),
     ]
 
@@ -178,7 +181,17 @@ class ErrorsScreen(SnapshotScreen):
             if row
             else None
         )
-        self.app.open_error(key, summary)
+        self.app.open_error(key, summary, filtered=list(self._rows))
+
+    def retry_target(self) -> str | None:
+        table = self.query_one("#errors-records", KeyedTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return key if key in self._rows else None
+
+    def retry_filtered(self) -> list[str] | None:
+        return list(self._rows)
 
 
 def _matches(e: ErrorSummary, text: str | None) -> bool:
