@@ -58,10 +58,13 @@ def cmd_retry(state_dir: Path, whats: list[str], out: TextIO | None = None) -> i
         out.write(
             f"{path}: its latest outcome is a success; nothing to retry (--forget makes it run again)\n"
         )
+    for e in plan.gone:
+        where = f" nor at {e.moved_to}" if e.moved_to else ""
+        out.write(f"{e.path}: the file is no longer there{where}; drop it in again (or --forget it)\n")
     for why in plan.unknown:
         print(f"obtui: --retry {why}", file=sys.stderr)
     if not plan.entries:
-        if not plan.not_failed and not plan.unknown:
+        if not plan.not_failed and not plan.unknown and not plan.gone:
             out.write("nothing to retry: no file's latest outcome is a failure\n")
         return 1 if plan.unknown else 0
     out.write(f"retry requested for {len(plan.entries)} file(s)")

@@ -131,6 +131,7 @@ class RetryPlan:
     entries: dict[str, ManifestEntry] = field(default_factory=dict)  # by path, in order
     not_failed: list[str] = field(default_factory=list)  # named, but the latest outcome is a success
     unknown: list[str] = field(default_factory=list)  # named nothing on record (with the reason)
+    gone: list[ManifestEntry] = field(default_factory=list)  # failed, but the file is nowhere now
 
 
 def plan_retry(store: SQLiteStore, whats: list[str]) -> RetryPlan:
@@ -139,7 +140,7 @@ def plan_retry(store: SQLiteStore, whats: list[str]) -> RetryPlan:
     for what in whats:
         if what == "failed":
             for e in failed_entries(store):
-                plan.entries.setdefault(e.path, e)
+                _add(plan, e)
             continue
         if what.upper().startswith("ERR-"):
             rec = store.error(what.upper())
@@ -158,8 +159,19 @@ def plan_retry(store: SQLiteStore, whats: list[str]) -> RetryPlan:
         elif not entry.record_id.startswith("ERR-"):
             plan.not_failed.append(entry.path)
         else:
-            plan.entries.setdefault(entry.path, entry)
+            _add(plan, entry)
     return plan
+
+
+def _add(plan: RetryPlan, e: ManifestEntry) -> None:
+    """Plan `e`, unless its file is neither where it was nor where it was moved (deleted by hand
+    or by `on_failure = "delete"`): that is said, not requested."""
+    if e.path in plan.entries or any(g.path == e.path for g in plan.gone):
+        return
+    if os.path.lexists(e.path) or (e.moved_to and os.path.lexists(e.moved_to)):
+        plan.entries[e.path] = e
+    else:
+        plan.gone.append(e)
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,8 @@ class RetryOutcome:
         if n:
             waiting = f" ({self.already} already waiting)" if self.already else ""
             return f"Retry requested for {n} file(s){waiting}."
+        if self.plan.gone:
+            return f"Nothing to retry: {len(self.plan.gone)} failed file(s) are no longer there."
         if self.plan.not_failed and not self.plan.unknown:
             return "Nothing to retry: the latest outcome of each of these files is a success."
         if self.plan.unknown:

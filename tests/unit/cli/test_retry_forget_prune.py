@@ -116,6 +116,11 @@ def test_retry_without_a_runner_waits_for_the_next_once_run(tmp_path):
     assert obtui(*run).returncode == 0
     assert db_rows(state, "select file_path from successes") == [(str(inc / "a.txt"),)]
     assert db_rows(state, "select count(*) from requests")[0][0] == 0
+    # A failed file deleted by hand is said to be gone, not requested.
+    (inc / "b.txt").unlink()
+    gone = obtui("--retry", "failed", "--state-dir", str(state))
+    assert gone.returncode == 0 and "b.txt: the file is no longer there" in gone.stdout, gone.stdout
+    assert db_rows(state, "select count(*) from requests")[0][0] == 0
     # Unknown ids and paths are named, exit 1.
     bad = obtui("--retry", "ERR-1999-01-01-000000-001", str(tmp_path / "nope.txt"), "--state-dir", str(state))
     assert bad.returncode == 1
