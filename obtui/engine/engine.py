@@ -262,6 +262,7 @@ class Engine:
                 bucket_removed=buckets.drop,
                 rescan_all=buckets.request_scan_all,
                 record_error=self._record_error,
+                store_changed=self._store_changed,
             )
         )
         sources = Sources(
@@ -329,6 +330,11 @@ class Engine:
         else:
             self._spawn(requests.poll())
             self._spawn(requests.keep_pruned())
+
+    def _store_changed(self) -> None:
+        """A reload changed `[store] keep`: apply it now, not at the next daily prune."""
+        if self._requests is not None:
+            self._spawn(self._requests.prune_now())
 
     async def _until_caught_up(self, parts: _Parts) -> None:
         assert self._stop is not None

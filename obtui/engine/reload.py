@@ -66,6 +66,7 @@ class ReloadHooks:
     bucket_removed: Callable[[str], None]
     rescan_all: Callable[[ScanReason], None]
     record_error: Callable[[ErrorRecord], Coroutine[Any, Any, None]]
+    store_changed: Callable[[], None] | None = None  # [store] changed: apply the retention now
 
 
 class Reloader:
@@ -101,6 +102,9 @@ class Reloader:
         log.info("config reloaded: %s", diff.summary())
         if not diff.empty:
             h.rescan_all("reload")
+        if old.store != config.store and h.store_changed is not None:
+            log.info("[store] keep is now %s", config.store.keep or "unset (keep every record)")
+            h.store_changed()
         return diff
 
     async def apply_async(self, config: Config) -> ReloadDiff:

@@ -71,3 +71,35 @@ def test_a_retry_of_a_file_gone_meanwhile_is_recorded(tmp_path):
     (msg,) = db_rows(state, "select message from errors where component = 'Retry'")[0]
     assert "no longer there" in msg and str(f) in msg
     assert _count(state, "select count(*) from manifest where record_id like 'ERR-%'") == 1  # still failed
+
+
+def test_prune_under_a_live_runner_and_a_new_store_keep_apply_at_once(tmp_path):
+    import dataclasses
+    import io
+
+    from obtui.cli.upkeep import cmd_prune
+    from obtui.config.model import StoreConfig
+    from obtui.tracking.records import Category, ErrorRecord, Severity
+
+    inc, state = tmp_path / "in", tmp_path / "state"
+    inc.mkdir()
+    config = make_config([inc], debounce_ms=100)
+    with running_engine(config, state) as engine:
+        (inc / "a.txt").write_text("TODO a\n")
+        wait_for(lambda: engine.snapshot().directories, what="a directory row")
+        out = io.StringIO()
+        assert cmd_prune(state, "0s", out) == 0 and "removed 1 success" in out.getvalue()
+        # The runner re-reads its figures: the dashboard's directories pane follows the store.
+        wait_for(lambda: not engine.snapshot().directories, what="the pruned figures gone from the snapshot")
+
+        store = SQLiteStore(state)
+        try:
+            old = ErrorRecord(
+                "2020-01-01T00:00:00.000Z", Severity.ERROR, Category.SYSTEM, "Processor", "process", "old"
+            )
+            store.commit_error(old)
+        finally:
+            store.close()
+        engine.apply_config(dataclasses.replace(config, store=StoreConfig(keep=86_400)))
+        wait_for(lambda: _count(state, "select count(*) from errors") == 0, what="the old record pruned")
+    assert _count(state, "select count(*) from manifest") == 1
