@@ -19,7 +19,7 @@ from typing import Literal
 from obtui.tracking.codec import now_iso
 from obtui.tracking.records import ManifestEntry
 from obtui.tracking.schema import db_text, py_text
-from obtui.tracking.sqlite_store import _MANIFEST_COLS, SQLiteStore, _entry
+from obtui.tracking.sqlite_store import MANIFEST_COLS, SQLiteStore, manifest_row
 
 RequestKind = Literal["retry", "history"]
 _FAILED = "record_id LIKE 'ERR-%'"  # the entry was settled by an error record: its latest outcome
@@ -48,27 +48,27 @@ def _paths(target: str) -> list[str]:
 
 def failed_entries(store: SQLiteStore) -> list[ManifestEntry]:
     """Every manifest entry whose latest outcome is a failure, oldest first."""
-    sql = f"SELECT {_MANIFEST_COLS} FROM manifest WHERE {_FAILED} ORDER BY processed_at"
-    return [_entry(r) for r in store._reader().execute(sql)]
+    sql = f"SELECT {MANIFEST_COLS} FROM manifest WHERE {_FAILED} ORDER BY processed_at"
+    return [manifest_row(r) for r in store.reading().execute(sql)]
 
 
 def find_entry(store: SQLiteStore, target: str) -> ManifestEntry | None:
     """The manifest entry of a file named by its path, or by where a post-action moved it."""
-    con = store._reader()
+    con = store.reading()
     for p in _paths(target):
         row = con.execute(
-            f"SELECT {_MANIFEST_COLS} FROM manifest WHERE path = ? OR moved_to = ? LIMIT 1",
+            f"SELECT {MANIFEST_COLS} FROM manifest WHERE path = ? OR moved_to = ? LIMIT 1",
             (db_text(p), db_text(p)),
         ).fetchone()
         if row:
-            return _entry(row)
+            return manifest_row(row)
     return None
 
 
 def request_retry(store: SQLiteStore, entries: list[ManifestEntry]) -> tuple[int, int]:
     """Ask the runner to process these files again; returns (newly requested, already waiting)."""
     new = 0
-    with store._transaction() as con:
+    with store.writing() as con:
         for e in entries:
             cur = con.execute(
                 "INSERT OR IGNORE INTO requests(kind, path, bucket, moved_to, requested_at) "
@@ -81,7 +81,7 @@ def request_retry(store: SQLiteStore, entries: list[ManifestEntry]) -> tuple[int
 
 def request_history_reload(store: SQLiteStore) -> None:
     """Tell a live runner that records were removed under it (a prune)."""
-    with store._transaction() as con:
+    with store.writing() as con:
         con.execute(
             "INSERT OR IGNORE INTO requests(kind, path, requested_at) VALUES ('history', '', ?)", (now_iso(),)
         )
@@ -89,7 +89,7 @@ def request_history_reload(store: SQLiteStore) -> None:
 
 def pending_requests(store: SQLiteStore, limit: int = 500) -> list[Request]:
     """The oldest waiting requests (one indexed read; cheap on an empty table)."""
-    rows = store._reader().execute(
+    rows = store.reading().execute(
         "SELECT id, kind, path, bucket, moved_to FROM requests ORDER BY id LIMIT ?", (limit,)
     )
     return [Request(i, k, py_text(p), py_text(b), py_text(m)) for i, k, p, b, m in rows]
@@ -98,14 +98,14 @@ def pending_requests(store: SQLiteStore, limit: int = 500) -> list[Request]:
 def drop_requests(store: SQLiteStore, ids: list[int]) -> None:
     """Remove requests that were carried out (or can never be)."""
     if ids:
-        with store._transaction() as con:
+        with store.writing() as con:
             con.executemany("DELETE FROM requests WHERE id = ?", [(i,) for i in ids])
 
 
 def reset_failed(store: SQLiteStore, path: str) -> bool:
     """Forget `path` if its latest outcome is still a failure, so the idempotency gate lets it
     through once more. False when it succeeded meanwhile (or is not on record): nothing to retry."""
-    with store._transaction() as con:
+    with store.writing() as con:
         cur = con.execute(f"DELETE FROM manifest WHERE path = ? AND {_FAILED}", (db_text(path),))
         return cur.rowcount > 0
 
@@ -113,7 +113,7 @@ def reset_failed(store: SQLiteStore, path: str) -> bool:
 def forget(store: SQLiteStore, target: str) -> int:
     """Remove from the manifest the file `target` (by its path or where it was moved), or every
     file under it when it is a folder (a bucket, or a folder in one). Returns how many."""
-    with store._transaction() as con:
+    with store.writing() as con:
         n = 0
         for p in _paths(target):
             prefix = p.rstrip("/") + "/"

@@ -56,7 +56,7 @@ def prune(store: SQLiteStore, before: str) -> PruneResult:
         "start": f"{hour}:00:00.000Z",
         "end": f"{next_hour(hour)}:00:00.000Z",
     }
-    with store._transaction() as con:
+    with store.writing() as con:
         n_s = con.execute("SELECT count(*) FROM successes WHERE ts < ?", (before,)).fetchone()[0]
         n_e = con.execute("SELECT count(*) FROM errors WHERE ts < ?", (before,)).fetchone()[0]
         if n_s or n_e:
@@ -73,7 +73,7 @@ def store_facts(store: SQLiteStore) -> StoreFacts:
             size += os.stat(f"{store.path}{suffix}").st_size
         except OSError:
             pass
-    con = store._reader()
+    con = store.reading()
     oldest = [
         con.execute("SELECT min(ts) FROM successes").fetchone()[0],
         con.execute("SELECT min(ts) FROM errors").fetchone()[0],

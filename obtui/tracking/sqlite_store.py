@@ -32,12 +32,10 @@ _SEQ_CACHE = 4096  # id-sequence prefixes remembered before the cache is reset
 
 _INSERT_SUCCESS = "INSERT INTO successes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_ERROR = "INSERT INTO errors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_MANIFEST_COLS = (
-    "path, bucket, sha256, status, processed_at, size, mtime_ns, inode, rule, record_id, moved_to"
-)
+MANIFEST_COLS = "path, bucket, sha256, status, processed_at, size, mtime_ns, inode, rule, record_id, moved_to"
 # A new outcome starts a fresh entry: moved_to is set only by the post-action that follows it.
 _REPLACE_MANIFEST = (
-    f"INSERT OR REPLACE INTO manifest({_MANIFEST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+    f"INSERT OR REPLACE INTO manifest({MANIFEST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
 )
 
 Item = tuple[SuccessRecord | ErrorRecord, ManifestEntry | None]
@@ -50,7 +48,8 @@ def _ts(timestamp: str) -> str:
         return now_iso()
 
 
-def _entry(row: tuple[Any, ...]) -> ManifestEntry:
+def manifest_row(row: tuple[Any, ...]) -> ManifestEntry:
+    """A ManifestEntry from a row of `MANIFEST_COLS`."""
     path, bucket, sha, status, processed_at, size, mtime_ns, inode, rule, record_id, moved_to = row
     return ManifestEntry(
         py_text(path), py_text(bucket), sha, ManifestStatus(status), processed_at, size, mtime_ns, inode,
@@ -154,6 +153,14 @@ class SQLiteStore:
                 if con.in_transaction:
                     con.execute("ROLLBACK")
                 raise
+
+    def reading(self) -> sqlite3.Connection:
+        """This thread's read connection, for the store's companion modules (requests, retention)."""
+        return self._reader()
+
+    def writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on an exception)."""
+        return self._transaction()
 
     # ---- writes -------------------------------------------------------------------------------
 
@@ -270,10 +277,10 @@ class SQLiteStore:
         """The entry for `path`, or None."""
         row = (
             self._reader()
-            .execute(f"SELECT {_MANIFEST_COLS} FROM manifest WHERE path = ?", (db_text(path),))
+            .execute(f"SELECT {MANIFEST_COLS} FROM manifest WHERE path = ?", (db_text(path),))
             .fetchone()
         )
-        return _entry(row) if row else None
+        return manifest_row(row) if row else None
 
     def manifest_get_many(self, paths: list[str]) -> dict[str, ManifestEntry]:
         """The entries of those `paths` that have one, by path."""
@@ -281,15 +288,15 @@ class SQLiteStore:
         for i in range(0, len(paths), _CHUNK):
             chunk = [db_text(p) for p in paths[i : i + _CHUNK]]
             marks = ",".join("?" * len(chunk))
-            for row in con.execute(f"SELECT {_MANIFEST_COLS} FROM manifest WHERE path IN ({marks})", chunk):
-                e = _entry(row)
+            for row in con.execute(f"SELECT {MANIFEST_COLS} FROM manifest WHERE path IN ({marks})", chunk):
+                e = manifest_row(row)
                 found[e.path] = e
         return found
 
     def manifest_pending(self) -> list[ManifestEntry]:
         """Entries whose post-action is still to be carried out (status POST_PENDING)."""
-        sql = f"SELECT {_MANIFEST_COLS} FROM manifest WHERE status = 'post_pending' ORDER BY processed_at"
-        return [_entry(r) for r in self._reader().execute(sql)]
+        sql = f"SELECT {MANIFEST_COLS} FROM manifest WHERE status = 'post_pending' ORDER BY processed_at"
+        return [manifest_row(r) for r in self._reader().execute(sql)]
 
     # ---- record reads -------------------------------------------------------------------------
 
