@@ -16,7 +16,7 @@ from textual.widgets import Footer, Header, Static
 
 from obtui.api.snapshot import ErrorSummary
 from obtui.tracking.records import ErrorRecord
-from obtui.tui.retry_flow import RETRY_BINDINGS, RetryKeys
+from obtui.tui.screens.retry_keys import RETRY_BINDINGS, RetryKeys
 
 if TYPE_CHECKING:
     from obtui.tui.app import ObtuiApp

@@ -16,8 +16,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 from obtui.api.snapshot import EngineSnapshot, ErrorSummary
 from obtui.tracking.records import Category, ErrorRecord
 from obtui.tui import format as fmt
-from obtui.tui.retry_flow import RETRY_BINDINGS, RetryKeys
 from obtui.tui.screens.polling import SnapshotScreen
+from obtui.tui.screens.retry_keys import RETRY_BINDINGS, RetryKeys
 from obtui.tui.widgets.keyed_table import Col, KeyedTable, path_cell
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class ErrorRow:
 
 class ErrorsScreen(RetryKeys, SnapshotScreen):
     """Lists error records newest first. Store queries run in a thread worker, never here.
-    `t` / `T` retry the selected file / every file shown (see `retry_flow`)."""
+    `t` / `T` retry the selected file / every file shown (see `retry_keys`)."""
 
     app: ObtuiApp
 

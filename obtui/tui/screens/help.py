@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 KEYS = (
     ("s", "status: every figure, buckets, breakers, config"),
-    ("e", "errors: filter with /, Enter opens the detail, t retries its file, T all shown"),
+    ("e", "errors: / filters, Enter opens one, t/T retry one/all"),
     ("c", "config editor: ctrl+s checks, saves and applies"),
     ("p", "pause or resume (events are still collected)"),
     ("r", "rescan every bucket now"),
