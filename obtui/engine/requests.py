@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from obtui.config.model import Config
 from obtui.engine.errors import RetryError
+from obtui.engine.jobs import Job
 from obtui.engine.pipeline.dispatcher import Dispatcher
 from obtui.engine.pipeline.intake import rel_of
-from obtui.engine.pipeline.jobs import Job
 from obtui.engine.records import error_record
 from obtui.tracking.records import ErrorRecord
 from obtui.tracking.sqlite_store import SQLiteStore
