@@ -1,0 +1,267 @@
+"""The per-file protocol on Redis Streams (redis.asyncio): enqueue once, take, renew, finish
+(fenced), reclaim after the lease, dead-letter after `max_deliveries`, retry from the dead-letter
+stream. Every call is one round trip; the scripts are in `obtui.cluster.scripts`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from obtui.cluster import keys, scripts
+
+FinishResult = Literal["committed", "refused", "duplicate"]
+
+
+@dataclass
+class Delivery:
+    """One stream entry handed to this host: a file version to process."""
+
+    bucket: str
+    stream_id: str
+    rel: str
+    sha256: str
+    size: int
+    deliveries: int = 1
+
+    @property
+    def field(self) -> str:
+        return keys.field(self.rel, self.sha256)
+
+    @property
+    def job_key(self) -> str:
+        return keys.job_key(self.bucket, self.rel, self.sha256)
+
+
+def _delivery(bucket: str, sid: str, f: dict[str, str], deliveries: int = 1) -> Delivery:
+    return Delivery(bucket, sid, f.get("rel", ""), f.get("sha", ""), int(f.get("size") or 0), deliveries)
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+
+
+def connect(url: str, **kw: Any) -> Redis:
+    """A redis.asyncio client for `url`; socket timeouts above the longest BLOCK we use
+    (redis-py#2807: a blocking read longer than socket_timeout raises TimeoutError)."""
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=kw.pop("socket_timeout", 5.0),
+        socket_connect_timeout=kw.pop("socket_connect_timeout", 2.0),
+        health_check_interval=kw.pop("health_check_interval", 0),
+        **kw,
+    )
+
+
+class Coordinator:
+    """This host's side of the protocol. `host` is the consumer name in every bucket's group."""
+
+    def __init__(self, redis: Redis, host: str, *, lease_ms: int, max_deliveries: int) -> None:
+        self.r = redis
+        self.host = host
+        self.lease_ms = lease_ms
+        self.max_deliveries = max_deliveries
+        self._enqueue = redis.register_script(scripts.ENQUEUE)
+        self._begin = redis.register_script(scripts.BEGIN)
+        self._finish = redis.register_script(scripts.FINISH)
+        self._renew = redis.register_script(scripts.RENEW)
+        self._dead = redis.register_script(scripts.DEAD)
+        self._dlq_retry = redis.register_script(scripts.DLQ_RETRY)
+
+    # -- set-up --------------------------------------------------------------------------------
+
+    async def ensure_group(self, bucket: str) -> None:
+        """Create the bucket's stream and consumer group (idempotent; again after a data loss)."""
+        try:
+            await self.r.xgroup_create(keys.jobs(bucket), keys.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- producing -----------------------------------------------------------------------------
+
+    async def enqueue(self, bucket: str, rel: str, sha256: str, size: int) -> str | None:
+        """Queue one file version, once cluster-wide and for good. The stream id, or None when
+        it was already queued or done (by any host, at any time)."""
+        queued = json.dumps({"state": "queued", "by": self.host, "ts": now_iso()})
+        res = await self._enqueue(
+            keys=[keys.files(bucket), keys.jobs(bucket), keys.STATS, keys.BUCKETS],
+            args=[keys.field(rel, sha256), queued, bucket, rel, sha256, size, self.host],
+        )
+        return str(res) if res else None
+
+    async def known(self, bucket: str, rel: str, sha256: str) -> bool:
+        """True when this file version was ever queued (the cheap re-scan check)."""
+        return bool(await self.r.hexists(keys.files(bucket), keys.field(rel, sha256)))
+
+    # -- consuming -----------------------------------------------------------------------------
+
+    async def take(
+        self, buckets: list[str], count: int, block_ms: int, *, own: bool = False
+    ) -> list[Delivery]:
+        """New entries (XREADGROUP `>`), or with own=True this host's own pending ones (`0`):
+        a restarted host resumes what it held at once."""
+        if count <= 0 or not buckets:
+            return []
+        streams = {keys.jobs(b): ("0" if own else ">") for b in buckets}
+        reply: Any = await self.r.xreadgroup(
+            keys.GROUP,
+            self.host,
+            streams,  # type: ignore[arg-type]
+            count=count,
+            block=None if own else block_ms,
+        )
+        out: list[Delivery] = []
+        by_key = {keys.jobs(b): b for b in buckets}
+        for stream, entries in reply or []:
+            bucket = by_key[stream]
+            for sid, f in entries:
+                if f:  # an own pending entry that was deleted comes back with no fields
+                    out.append(_delivery(bucket, sid, f))
+        return out
+
+    async def begin(self, d: Delivery) -> Literal["run", "done", "lost"]:
+        """Check, right before running, that the file is still ours and has no outcome; fills
+        `d.deliveries` (OBTUI_ATTEMPT)."""
+        code, n = await self._begin(
+            keys=[keys.jobs(d.bucket), keys.files(d.bucket)],
+            args=[keys.GROUP, self.host, d.stream_id, d.field, now_iso()],
+        )
+        if int(n):
+            d.deliveries = int(n)
+        return "run" if code == 1 else "done" if code == 2 else "lost"
+
+    async def renew(self, bucket: str, ids: list[str]) -> list[str]:
+        """Extend the lease on `ids` (reset their idle time). Returns the ids this host lost."""
+        if not ids:
+            return []
+        lost = await self._renew(keys=[keys.jobs(bucket)], args=[keys.GROUP, self.host, *ids])
+        return [str(x) for x in lost]
+
+    async def finish(self, d: Delivery, state: str, outcome: dict[str, Any]) -> FinishResult:
+        """Record the outcome and acknowledge, in one fenced script. `refused` when this host lost
+        the lease (nothing was written); `duplicate` when an outcome was already recorded."""
+        doc = {
+            "state": state,
+            "bucket": d.bucket,
+            "rel": d.rel,
+            "sha256": d.sha256,
+            "host": self.host,
+            "attempt": d.deliveries,
+            "token": f"{self.host}|{d.stream_id}|{d.deliveries}",
+            "ts": now_iso(),
+            **outcome,
+        }
+        code, _ = await self._finish(
+            keys=[keys.jobs(d.bucket), keys.files(d.bucket), keys.OUTCOMES, keys.STATS],
+            args=[keys.GROUP, self.host, d.stream_id, d.field, json.dumps(doc), state, d.bucket],
+        )
+        if code == 1:
+            return "committed"
+        if code == 2:
+            return "duplicate"
+        if code == -1 and state != "skipped":
+            # Not pending any more: either our own earlier try committed (the reply was lost
+            # to a cut connection) or another host finished it. The token tells which.
+            cur = await self.r.hget(keys.files(d.bucket), d.field)
+            if cur and json.loads(cur).get("token") == doc["token"]:
+                return "committed"
+        if code == 0 or code == -1:
+            await self.r.hincrby(keys.STATS, "lease_lost", 1)
+        return "refused"
+
+    async def reclaim(self, bucket: str, count: int = 10) -> tuple[list[Delivery], int]:
+        """Take over entries idle longer than the lease (their host died or was cut off),
+        following XAUTOCLAIM's cursor to the end. Entries delivered more than `max_deliveries`
+        times go to the dead-letter stream. Returns (to run here, number dead-lettered)."""
+        stream = keys.jobs(bucket)
+        cursor = "0-0"
+        runnable: list[Delivery] = []
+        dead = 0
+        while True:
+            reply = await self.r.xautoclaim(
+                stream, keys.GROUP, self.host, self.lease_ms, start_id=cursor, count=count
+            )
+            cursor, claimed = reply[0], reply[1]
+            claimed = [(sid, f) for sid, f in claimed if f]
+            if claimed:
+                pending = await self.r.xpending_range(
+                    stream,
+                    keys.GROUP,
+                    claimed[0][0],
+                    claimed[-1][0],
+                    len(claimed) * 2,
+                    consumername=self.host,
+                )
+                counts = {p["message_id"]: int(p["times_delivered"]) for p in pending}
+                await self.r.hincrby(keys.STATS, "reclaimed", len(claimed))
+                for sid, f in claimed:
+                    d = _delivery(bucket, sid, f, counts.get(sid, 1))
+                    if d.deliveries > self.max_deliveries:
+                        dead += await self.dead_letter(d) == 1
+                    else:
+                        runnable.append(d)
+            if cursor in ("0-0", b"0-0"):
+                return runnable, dead
+
+    async def dead_letter(self, d: Delivery) -> int:
+        reason = f"no outcome after {d.deliveries - 1} deliveries (its hosts died or lost their lease)"
+        doc = {
+            "state": "dead",
+            "bucket": d.bucket,
+            "rel": d.rel,
+            "sha256": d.sha256,
+            "host": self.host,
+            "attempt": d.deliveries - 1,
+            "ts": now_iso(),
+            "category": "DeadLetter",
+            "message": reason,
+        }
+        code, _ = await self._dead(
+            keys=[keys.jobs(d.bucket), keys.files(d.bucket), keys.dlq(d.bucket), keys.STATS, keys.OUTCOMES],
+            args=[
+                keys.GROUP,
+                self.host,
+                d.stream_id,
+                d.field,
+                json.dumps(doc),
+                "dead",
+                d.bucket,
+                d.rel,
+                d.sha256,
+                d.size,
+                d.deliveries - 1,
+                reason,
+            ],
+        )
+        return int(code)
+
+    # -- hosts ---------------------------------------------------------------------------------
+
+    async def heartbeat(self, info: dict[str, Any], ttl_ms: int) -> None:
+        """Announce this host as alive for `ttl_ms`, with its figures."""
+        doc = json.dumps({"name": self.host, "ts": time.time(), **info})
+        async with self.r.pipeline(transaction=False) as p:
+            p.set(keys.alive(self.host), doc, px=ttl_ms)
+            p.hset(keys.HOSTS, self.host, doc)
+            await p.execute()
+
+    async def sign_off(self) -> None:
+        """A clean stop: no longer alive (the figures stay in the hosts table)."""
+        await self.r.delete(keys.alive(self.host))
+
+
+async def dlq_retry(r: Redis, bucket: str, dlq_id: str, by: str) -> str | None:
+    """Put one dead-lettered file back on its bucket's stream (a fresh delivery count)."""
+    script = r.register_script(scripts.DLQ_RETRY)
+    queued = json.dumps({"state": "queued", "by": by, "ts": now_iso(), "retried": True})
+    res = await script(
+        keys=[keys.dlq(bucket), keys.files(bucket), keys.jobs(bucket), keys.STATS], args=[dlq_id, queued, by]
+    )
+    return str(res) if res else None
