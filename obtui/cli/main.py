@@ -20,6 +20,8 @@ examples:
   obtui --errors --limit 20 --json      the newest error records as JSON
   obtui --status                        is a runner alive, and its last snapshot
   obtui --check-config                  validate the config and print the effective rules
+  obtui --status --cluster              every host of the cluster, queue lag, dead letters
+  obtui --dlq / --dlq-retry all         the cluster's dead-lettered files; put them back
   obtui --init-config                   write the commented sample config to the default location
 
 files:
@@ -58,6 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--check-config", action="store_true", help="validate the config, print effective rules"
     )
     mode.add_argument("--init-config", action="store_true", help="write the sample config (never overwrites)")
+    c = p.add_argument_group("cluster mode (several hosts on one shared bucket, coordinated by Redis)")
+    c.add_argument(
+        "--cluster",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="turn cluster mode on with this Redis URL (else $OBTUI_REDIS_URL or [cluster] redis); "
+        "with --status, --report or --errors: answer for every host of the cluster",
+    )
+    c.add_argument("--dlq", action="store_true", help="list the cluster's dead-lettered files")
+    c.add_argument(
+        "--dlq-retry",
+        metavar="KEY",
+        help="put a dead-lettered file back in the queue (KEY from --dlq, or all)",
+    )
     q = p.add_argument_group("report options")
     q.add_argument("--since", metavar="WHEN", help="only records since: 30m, 24h, 7d, an ISO date, or 'all'")
     q.add_argument("--limit", type=int, default=50, metavar="N", help="with --errors: at most N records (50)")
@@ -139,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.once and not args.headless:
         args.headless = True  # --once only makes sense without a UI
     state_dir = _state_dir(args)
+    if args.cluster and "://" not in args.cluster:  # `obtui --cluster ./incoming`: a DIR, no URL
+        args.dirs.insert(0, Path(args.cluster))
+        args.cluster = ""
     try:
+        from obtui.cli.cluster import wants_cluster_view
+
+        if wants_cluster_view(args):
+            return _reports(args, state_dir)
         if (done := _upkeep(args, state_dir)) is not None:
             return done
         if args.report or args.errors or args.status or args.metrics:
@@ -164,6 +188,17 @@ def _reports(args: argparse.Namespace, state_dir: Path) -> int:
     except ValueError as exc:
         print(f"obtui: --since: {exc}", file=sys.stderr)
         return 2
+    from obtui.cli.cluster import wants_cluster_view
+
+    if wants_cluster_view(args):
+        from obtui.cli import cluster
+
+        try:
+            category = r.normalise_category(args.category) if args.category else None
+        except ValueError as exc:
+            print(f"obtui: --category: {exc}", file=sys.stderr)
+            return 2
+        return cluster.run(args, since, category)
     if args.report:
         return r.cmd_report(state_dir, since, args.json)
     if args.errors:
@@ -212,7 +247,48 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["poll_seconds"] = max(0.0, args.poll_seconds)
     if overrides:
         config = dataclasses.replace(config, runner=dataclasses.replace(config.runner, **overrides))
-    return config
+    return _with_cluster(args, config)
+
+
+def _with_cluster(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]
+    """Cluster mode from `--cluster URL` or $OBTUI_REDIS_URL (over [cluster] redis)."""
+    import dataclasses
+
+    from obtui.cli.cluster import resolve_url
+
+    url = resolve_url(args.cluster, None)
+    if not url:
+        if args.cluster == "" and config.cluster is None:
+            from obtui.config.errors import ConfigError, Problem
+
+            raise ConfigError(
+                [
+                    Problem(
+                        None,
+                        None,
+                        None,
+                        "--cluster",
+                        "no Redis URL: pass --cluster URL, set "
+                        '$OBTUI_REDIS_URL or add [cluster] redis = "redis://..." to the config',
+                    )
+                ]
+            )
+        return config
+    from obtui.config.checks import Invalid
+    from obtui.config.cluster import default_host, redis_url
+    from obtui.config.errors import ConfigError, Problem
+    from obtui.config.model import ClusterConfig
+
+    try:
+        url = redis_url(url)
+    except Invalid as exc:
+        raise ConfigError([Problem(None, None, None, "--cluster", str(exc))]) from None
+    cluster = (
+        dataclasses.replace(config.cluster, redis=url)
+        if config.cluster is not None
+        else ClusterConfig(redis=url, host=default_host())
+    )
+    return dataclasses.replace(config, cluster=cluster)
 
 
 def _unusable(state_dir: Path) -> str | None:

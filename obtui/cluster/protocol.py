@@ -185,6 +185,13 @@ class Coordinator:
         runnable: list[Delivery] = []
         dead = 0
         while True:
+            # Who holds the idle entries now, for the dead-letter record's "last host".
+            idle = await self.r.xpending_range(
+                stream, keys.GROUP, cursor, "+", count * 10, idle=self.lease_ms
+            )
+            owners = {p["message_id"]: p["consumer"] for p in idle}
+            if not idle:
+                return runnable, dead
             reply = await self.r.xautoclaim(
                 stream, keys.GROUP, self.host, self.lease_ms, start_id=cursor, count=count
             )
@@ -204,13 +211,13 @@ class Coordinator:
                 for sid, f in claimed:
                     d = _delivery(bucket, sid, f, counts.get(sid, 1))
                     if d.deliveries > self.max_deliveries:
-                        dead += await self.dead_letter(d) == 1
+                        dead += await self.dead_letter(d, owners.get(d.stream_id, "")) == 1
                     else:
                         runnable.append(d)
             if cursor in ("0-0", b"0-0"):
                 return runnable, dead
 
-    async def dead_letter(self, d: Delivery) -> int:
+    async def dead_letter(self, d: Delivery, previous_owner: str = "") -> int:
         reason = f"no outcome after {d.deliveries - 1} deliveries (its hosts died or lost their lease)"
         doc = {
             "state": "dead",
@@ -238,6 +245,7 @@ class Coordinator:
                 d.size,
                 d.deliveries - 1,
                 reason,
+                previous_owner,
             ],
         )
         return int(code)

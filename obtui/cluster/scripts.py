@@ -87,7 +87,8 @@ return lost
 """
 
 # Dead-letter a file delivered too often. KEYS: jobs, files, dlq, stats, outcomes
-# ARGV: group, me, id, field, json, state(unused), bucket, rel, sha, size, deliveries, reason
+# ARGV: group, me, id, field, json, state(unused), bucket, rel, sha, size, deliveries, reason,
+#       previous owner (the last host, unless one began running it)
 DEAD = (
     _FINAL
     + _OWNER
@@ -95,7 +96,7 @@ DEAD = (
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3]); redis.call('XDEL', KEYS[1], ARGV[3])
 local cur = redis.call('HGET', KEYS[2], ARGV[4])
 if final(cur) then return {2, p[1][4]} end
-local last = ''
+local last = ARGV[13]
 if cur then local ok, d = pcall(cjson.decode, cur); if ok and d.host then last = d.host end end
 local o = cjson.decode(ARGV[5]); o.last_host = last
 local v = cjson.encode(o)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from obtui.config.cluster import masked_url
 from obtui.config.model import DEFAULT_IGNORES, Config, RuleConfig
 from obtui.config.units import spell_duration, spell_size
 
@@ -80,6 +81,15 @@ def describe_config(config: Config) -> str:
     """Render the effective configuration: source, runner settings, buckets, rules and ignores."""
     out = [f"Config file: {config.source}" if config.source else "Config file: none (built-in defaults)", ""]
     out += _runner_lines(config)
+    if (c := config.cluster) is not None:
+        out += [
+            "",
+            f"[cluster]{_line(c.line)}",
+            f"  redis           {masked_url(c.redis)}",
+            f"  host            {c.host}",
+            f"  lease           {format_duration(c.lease_seconds)} without renewal before another host takes over",
+            f"  max_deliveries  {c.max_deliveries} deliveries without an outcome, then the dead-letter stream",
+        ]
     out += ["", f"Buckets ({len(config.buckets)}):"]
     if not config.buckets:
         out.append("  (none in the config: pass folders on the command line)")
@@ -89,6 +99,8 @@ def describe_config(config: Config) -> str:
             how += (
                 f", poll every {spell_duration(b.poll_seconds)}" if b.poll_seconds else ", native file events"
             )
+        if config.cluster is not None:
+            how += f", cluster id {b.cluster_id}"
         out.append(f"  {b.path}  ({how}){_line(b.line)}")
     out += ["", "Rules (the first rule whose patterns match a file wins):"]
     for n, rule in enumerate(config.rules, start=1):

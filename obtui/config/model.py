@@ -88,6 +88,12 @@ class BucketConfig:
     recursive: bool = True
     poll_seconds: float | None = None  # per-bucket override of runner.poll_seconds
     line: int | None = None  # line of the [[buckets]] entry, None for CLI buckets
+    id: str | None = None  # cluster mode: the bucket's name cluster-wide (default: the folder name)
+
+    @property
+    def cluster_id(self) -> str:
+        """The bucket's cluster-wide name: `id`, else the folder's name."""
+        return self.id or self.path.name
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,17 @@ class RuleConfig:
     folder_summary: bool = False
     buckets: tuple[str, ...] = ()  # restrict to these bucket paths (as written); empty: all buckets
     line: int | None = None  # line of the [[rules]] entry in the config file
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The `[cluster]` table: several hosts on one shared bucket, coordinated by Redis."""
+
+    redis: str  # redis://host:port/db, rediss://..., unix:///path.sock
+    host: str  # this host's name in the cluster (default: the hostname)
+    lease_seconds: float = 30.0  # a host that stops renewing for this long loses its files
+    max_deliveries: int = 5  # deliveries without an outcome before the dead-letter stream
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +163,7 @@ class Config:
     ui: UIConfig = field(default_factory=UIConfig)
     source: Path | None = None  # the file it was loaded from, None for built-in defaults
     store: StoreConfig = field(default_factory=StoreConfig)
+    cluster: ClusterConfig | None = None  # cluster mode when set
 
     def with_buckets(self, extra: list[Path]) -> Config:
         """Return a copy with CLI directories added (resolved, de-duplicated, config order kept)."""
@@ -156,4 +174,4 @@ class Config:
             if rp not in seen:
                 seen.add(rp)
                 added.append(BucketConfig(path=rp))
-        return Config(self.runner, tuple(added), self.rules, self.ui, self.source, self.store)
+        return Config(self.runner, tuple(added), self.rules, self.ui, self.source, self.store, self.cluster)

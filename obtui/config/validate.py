@@ -23,12 +23,13 @@ from obtui.config.checks import (
     str_list,
     string,
 )
+from obtui.config.cluster import CLUSTER_KEYS, bucket_id, build_cluster, check_bucket_ids
 from obtui.config.globs import glob_checker
 from obtui.config.model import BucketConfig, Config, RunnerConfig, StoreConfig, UIConfig, default_rules
 from obtui.config.rules import RULE_KEYS, build_rules
 
-TOP_KEYS = ("runner", "buckets", "rules", "ui", "store")
-BUCKET_KEYS = ("path", "recursive", "poll_seconds")
+TOP_KEYS = ("runner", "buckets", "rules", "ui", "store", "cluster")
+BUCKET_KEYS = ("path", "recursive", "poll_seconds", "id")
 UI_KEYS = ("theme",)
 STORE_KEYS = ("keep",)
 RUNNER_ALIASES = {
@@ -132,6 +133,7 @@ def _owners(exclude: tuple[str, ...] = ()) -> dict[str, str]:
     owners |= {k: "[[rules]] entries" for k in RULE_KEYS}
     owners |= {k: "[[buckets]] entries" for k in BUCKET_KEYS}
     owners |= {k: "[runner]" for k in RUNNER_KEYS}
+    owners |= {k: "[cluster]" for k in CLUSTER_KEYS if k not in owners}
     return {k: v for k, v in owners.items() if k not in exclude}
 
 
@@ -148,7 +150,7 @@ def _check_top(checker: Checker, data: dict[str, Any]) -> None:
             hint = (
                 f"did you mean [{close[0]}]?"
                 if close
-                else "expected [runner], [[buckets]], [[rules]], [ui] or [store]"
+                else "expected [runner], [[buckets]], [[rules]], [ui], [store] or [cluster]"
             )
             msg = f"unknown {what} at the top level; {hint}"
         checker.error((key,), msg)
@@ -185,7 +187,7 @@ def _runner(checker: Checker, table: dict[str, Any], buckets: list[Path]) -> Run
     return RunnerConfig(**values)
 
 
-def _buckets(checker: Checker, raw: Any, dirs: _Dirs) -> tuple[BucketConfig, ...]:
+def _buckets(checker: Checker, raw: Any, dirs: _Dirs, cluster_mode: bool = False) -> tuple[BucketConfig, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -221,6 +223,7 @@ def _buckets(checker: Checker, raw: Any, dirs: _Dirs) -> tuple[BucketConfig, ...
         folder = checker.field(entry, path, "path", dirs.existing, None)
         recursive = checker.field(entry, path, "recursive", boolean, True)
         poll = checker.field(entry, path, "poll_seconds", _poll, None)
+        bid = checker.field(entry, path, "id", bucket_id, None)
         if folder is None:
             continue
         if folder in seen:
@@ -233,7 +236,9 @@ def _buckets(checker: Checker, raw: Any, dirs: _Dirs) -> tuple[BucketConfig, ...
             continue
         seen[folder] = i
         out.append(
-            BucketConfig(path=folder, recursive=recursive, poll_seconds=poll, line=checker.where(path)[0])
+            BucketConfig(
+                path=folder, recursive=recursive, poll_seconds=poll, line=checker.where(path)[0], id=bid
+            )
         )
     for b in out:
         for outer in out:
@@ -245,6 +250,8 @@ def _buckets(checker: Checker, raw: Any, dirs: _Dirs) -> tuple[BucketConfig, ...
                     "or remove this entry",
                 )
                 break
+    if cluster_mode:
+        check_bucket_ids(checker, tuple(out), seen)
     return tuple(out)
 
 
@@ -252,7 +259,8 @@ def build_config(data: dict[str, Any], checker: Checker, base: Path, source: Pat
     """Validate `data` (from TOML) into a Config; problems go to `checker`, defaults fill the gaps."""
     _check_top(checker, data)
     dirs = _Dirs(base)
-    buckets = _buckets(checker, data.get("buckets"), dirs)
+    cluster = build_cluster(checker, data)  # cluster mode: see obtui.config.cluster
+    buckets = _buckets(checker, data.get("buckets"), dirs, cluster_mode="cluster" in data)
     bucket_paths = [b.path for b in buckets]
     runner = _runner(checker, _table(checker, data, "runner"), bucket_paths)
     rules = build_rules(checker, data.get("rules"), bucket_paths, dirs.existing, _owners(RULE_KEYS))
@@ -269,4 +277,5 @@ def build_config(data: dict[str, Any], checker: Checker, base: Path, source: Pat
         ui=UIConfig(theme=theme),
         source=source,
         store=StoreConfig(keep=keep),
+        cluster=cluster,
     )
