@@ -189,7 +189,7 @@ class Coordinator:
             idle = await self.r.xpending_range(
                 stream, keys.GROUP, cursor, "+", count * 10, idle=self.lease_ms
             )
-            owners = {p["message_id"]: p["consumer"] for p in idle}
+            owners = {p["message_id"]: str(p["consumer"]) for p in idle}
             if not idle:
                 return runnable, dead
             reply = await self.r.xautoclaim(
