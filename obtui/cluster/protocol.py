@@ -28,6 +28,7 @@ class Delivery:
     sha256: str
     size: int
     deliveries: int = 1
+    is_dir: bool = False
 
     @property
     def field(self) -> str:
@@ -39,7 +40,15 @@ class Delivery:
 
 
 def _delivery(bucket: str, sid: str, f: dict[str, str], deliveries: int = 1) -> Delivery:
-    return Delivery(bucket, sid, f.get("rel", ""), f.get("sha", ""), int(f.get("size") or 0), deliveries)
+    return Delivery(
+        bucket,
+        sid,
+        f.get("rel", ""),
+        f.get("sha", ""),
+        int(f.get("size") or 0),
+        deliveries,
+        f.get("kind") == "dir",
+    )
 
 
 def now_iso() -> str:
@@ -86,13 +95,24 @@ class Coordinator:
 
     # -- producing -----------------------------------------------------------------------------
 
-    async def enqueue(self, bucket: str, rel: str, sha256: str, size: int) -> str | None:
+    async def enqueue(
+        self, bucket: str, rel: str, sha256: str, size: int, is_dir: bool = False
+    ) -> str | None:
         """Queue one file version, once cluster-wide and for good. The stream id, or None when
         it was already queued or done (by any host, at any time)."""
         queued = json.dumps({"state": "queued", "by": self.host, "ts": now_iso()})
         res = await self._enqueue(
             keys=[keys.files(bucket), keys.jobs(bucket), keys.STATS, keys.BUCKETS],
-            args=[keys.field(rel, sha256), queued, bucket, rel, sha256, size, self.host],
+            args=[
+                keys.field(rel, sha256),
+                queued,
+                bucket,
+                rel,
+                sha256,
+                size,
+                self.host,
+                "dir" if is_dir else "file",
+            ],
         )
         return str(res) if res else None
 
@@ -246,6 +266,7 @@ class Coordinator:
                 d.deliveries - 1,
                 reason,
                 previous_owner,
+                "dir" if d.is_dir else "file",
             ],
         )
         return int(code)

@@ -21,11 +21,11 @@ local function final(cur)
 end
 """
 
-# KEYS: files, jobs, stats, buckets  ARGV: field, queued_json, bucket, rel, sha, size, host
+# KEYS: files, jobs, stats, buckets  ARGV: field, queued_json, bucket, rel, sha, size, host, kind
 ENQUEUE = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
 local id = redis.call('XADD', KEYS[2], '*', 'bucket', ARGV[3], 'rel', ARGV[4], 'sha', ARGV[5],
-                      'size', ARGV[6], 'by', ARGV[7])
+                      'size', ARGV[6], 'by', ARGV[7], 'kind', ARGV[8])
 redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
 redis.call('SADD', KEYS[4], ARGV[3])
 return id
@@ -60,11 +60,8 @@ FINISH = (
     + """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3]); redis.call('XDEL', KEYS[1], ARGV[3])
 if final(redis.call('HGET', KEYS[2], ARGV[4])) then return {2, p[1][4]} end
-if ARGV[6] == 'skipped' then
-  redis.call('HDEL', KEYS[2], ARGV[4])
-  return {1, p[1][4]}
-end
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+if ARGV[6] == 'skipped' then return {1, p[1][4]} end  -- no rule took it here: final, not counted
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'bucket', ARGV[7], 'k', ARGV[4], 'v', ARGV[5])
 redis.call('HINCRBY', KEYS[4], ARGV[6], 1)
 return {1, p[1][4]}
@@ -88,7 +85,7 @@ return lost
 
 # Dead-letter a file delivered too often. KEYS: jobs, files, dlq, stats, outcomes
 # ARGV: group, me, id, field, json, state(unused), bucket, rel, sha, size, deliveries, reason,
-#       previous owner (the last host, unless one began running it)
+#       previous owner (the last host, unless one began running it), kind
 DEAD = (
     _FINAL
     + _OWNER
@@ -102,7 +99,7 @@ local o = cjson.decode(ARGV[5]); o.last_host = last
 local v = cjson.encode(o)
 redis.call('HSET', KEYS[2], ARGV[4], v)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', 10000, '*', 'bucket', ARGV[7], 'rel', ARGV[8], 'sha', ARGV[9],
-           'size', ARGV[10], 'deliveries', ARGV[11], 'last_host', last, 'last_error', ARGV[12],
+           'size', ARGV[10], 'kind', ARGV[14], 'deliveries', ARGV[11], 'last_host', last, 'last_error', ARGV[12],
            'src', ARGV[3], 'ts', o.ts or '')
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', 100000, '*', 'bucket', ARGV[7], 'k', ARGV[4], 'v', v)
 redis.call('HINCRBY', KEYS[4], 'dead', 1)
@@ -119,7 +116,7 @@ local f = {}
 for i = 1, #e[1][2], 2 do f[e[1][2][i]] = e[1][2][i + 1] end
 redis.call('HSET', KEYS[2], f.rel .. '\\0' .. f.sha, ARGV[2])
 local id = redis.call('XADD', KEYS[3], '*', 'bucket', f.bucket, 'rel', f.rel, 'sha', f.sha,
-                      'size', f.size or '0', 'by', ARGV[3])
+                      'size', f.size or '0', 'by', ARGV[3], 'kind', f.kind or 'file')
 redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'dead', -1)
 redis.call('HINCRBY', KEYS[4], 'retried', 1)

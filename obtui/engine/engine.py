@@ -171,14 +171,19 @@ class Engine:
         store = SQLiteStore(self.state_dir)
         writer = RecordWriter(store)
         writer.start()
-        ledger = LocalLedger(store, writer)
-        parts = self._build(ledger)
+        ledger: OutcomeLedger = LocalLedger(store, writer)
+        node = self._cluster_node()  # cluster mode: the Redis versions of the seams
+        if node is not None:
+            ledger = node.ledger(ledger)
+        parts = self._build(ledger, node)
         alarm = OverflowAlarm(self._loop, parts.buckets.on_overflow)
         alarm.install()
         try:
             await self.history.load(store)
             await asyncio.to_thread(sweep_temps_of, self.config)
             parts.dispatcher.start()
+            if node is not None:
+                node.start()
             self.state = "running"
             log.info(
                 "%s started (pid %d%s): buckets %s; rules %s",
@@ -203,13 +208,21 @@ class Engine:
             else:
                 await stop.wait()
         finally:
-            await self._shutdown(parts, writer)
+            await self._shutdown(parts, writer, node)
             alarm.uninstall()
             store.close()
             lock.close()
         return 1 if self.history.failed_this_run else 0
 
-    def _build(self, ledger: OutcomeLedger) -> _Parts:
+    def _cluster_node(self) -> Any:
+        """The cluster host (obtui.cluster, which imports redis-py) when [cluster] is set."""
+        if self.config.cluster is None:
+            return None
+        from obtui.cluster.node import ClusterNode
+
+        return ClusterNode(self.config.cluster, lambda: self.config.buckets, lambda: self.config.runner)
+
+    def _build(self, ledger: OutcomeLedger, node: Any = None) -> _Parts:
         """Build the components and wire them (on the engine loop)."""
         runner = self.config.runner
         buckets = Buckets(
@@ -230,6 +243,8 @@ class Engine:
             concurrency=runner.concurrency,
             capacity=runner.max_queue_size,
             on_backlog_cleared=lambda: buckets.request_scan_all("backlog"),
+            queue=node.queue if node is not None else None,
+            claims=node.claims if node is not None else None,
         )
         intake = Intake(
             matcher=lambda: self.matcher,
@@ -250,6 +265,10 @@ class Engine:
             metrics=self.metrics,
             hooks=Hooks(h.on_success, h.on_error, h.on_breaker_open),
         )
+        if node is not None:
+            from obtui.cluster.seams import still_wanted
+
+            node.attach(dispatcher, still_wanted(processor))
 
         def retune(r: RunnerConfig) -> None:
             intake.configure(r.debounce_ms / 1000, r.max_delay_ms / 1000)
@@ -282,7 +301,7 @@ class Engine:
         self._parts = _Parts(ledger, buckets, dispatcher, intake, processor, self.publisher)
         return self._parts
 
-    async def _shutdown(self, parts: _Parts, writer: RecordWriter) -> None:
+    async def _shutdown(self, parts: _Parts, writer: RecordWriter, node: Any = None) -> None:
         self.state = "stopping"
         parts.publisher.publish()
         parts.buckets.close()
@@ -292,6 +311,8 @@ class Engine:
         if cut:
             log.warning("%d file(s) cut off at shutdown; they stay pending for the next start", len(cut))
         parts.processor.cancel_timers()
+        if node is not None:
+            await node.stop()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, parts.buckets.wait_closed(), return_exceptions=True)

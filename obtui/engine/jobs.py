@@ -27,8 +27,9 @@ SettleKind = Literal["created", "modified", "closed", "moved_in", "deleted"]
 # Why the settler decided a file is complete.
 ReadyReason = Literal["closed", "moved_in", "quiet", "max_delay"]
 # Why a job is in the queue: it became ready, a scan found it, a crash left its post-action
-# undone, its retry backoff ended, or a circuit breaker let it through as a trial.
-JobReason = Literal[ReadyReason, "scan", "resume", "retry", "breaker"]
+# undone, its retry backoff ended, a circuit breaker let it through as a trial, or (cluster
+# mode) Redis handed it to this host.
+JobReason = Literal[ReadyReason, "scan", "resume", "retry", "breaker", "cluster"]
 # Why a reconciliation scan ran.
 ScanReason = Literal["start", "manual", "periodic", "overflow", "backlog", "reload", "bucket-added", "again"]
 
@@ -46,3 +47,5 @@ class Job:
     attempt: int = 1
     is_dir: bool = False
     rule: str | None = None  # filled by the processor for display
+    # Extra environment for command actions (cluster mode: OBTUI_JOB_KEY, OBTUI_ATTEMPT).
+    env: dict[str, str] = field(default_factory=dict)

@@ -23,6 +23,7 @@ class ActionContext:
     attempt: int = 1
     obtui_version: str = ""
     now_iso: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for commands
 
 
 @dataclass

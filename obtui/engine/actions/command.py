@@ -121,7 +121,7 @@ async def run_command(ctx: ActionContext) -> ActionResult:
     Raises CommandNotFoundError (cannot exec), CommandTimeoutError (after `rule.timeout`; the
     process group is killed) or CommandFailedError (exit code != 0, with stdout/stderr tails in
     its context). The environment is obtui's plus OBTUI_PATH, OBTUI_BUCKET, OBTUI_RULE,
-    OBTUI_REL and OBTUI_OUTPUT_DIR.
+    OBTUI_REL and OBTUI_OUTPUT_DIR (in cluster mode also OBTUI_JOB_KEY, OBTUI_ATTEMPT, OBTUI_HOST).
     """
     rule = ctx.rule
     values = placeholder_values(ctx)
@@ -141,6 +141,7 @@ async def run_command(ctx: ActionContext) -> ActionResult:
         "OBTUI_RULE": rule.name,
         "OBTUI_REL": ctx.rel,
         "OBTUI_OUTPUT_DIR": values["output_dir"],
+        **ctx.env,  # cluster mode: OBTUI_JOB_KEY, OBTUI_ATTEMPT, OBTUI_HOST
     }
     loop = asyncio.get_running_loop()
     try:

@@ -206,6 +206,7 @@ class Processor:
             attempt=job.attempt,
             obtui_version=__version__,
             now_iso=now_iso(),
+            env=job.env,
         )
 
     async def _run_action(self, ctx: ActionContext) -> ActionResult:
