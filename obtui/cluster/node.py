@@ -25,6 +25,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from obtui import __version__
+from obtui.cluster import keys
 from obtui.cluster.protocol import Coordinator, Delivery, connect
 from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held
 from obtui.config.model import BucketConfig, ClusterConfig, RunnerConfig
@@ -236,7 +237,10 @@ class ClusterNode:
 
     async def finish(self, held: Held, state: str, doc: dict[str, Any]) -> str | None:
         """Commit the outcome in Redis. None when committed; else why it was refused."""
-        if held.lost:
+        if held.lost:  # a renewal already found the entry taken over
+            log.warning("cluster: late finish of %s refused (lease lost)", held.delivery.job_key)
+            with contextlib.suppress(*_DOWN):
+                await self.r.hincrby(keys.STATS, "lease_lost", 1)
             return "this host lost its lease on the file; the host that took it over records it"
         result = await self._retrying(lambda: self.coord.finish(held.delivery, state, doc))
         if result == "committed":

@@ -21,7 +21,7 @@ path, rel = sys.argv[1], sys.argv[2]
 line = f"{os.environ['OBTUI_HOST']} {rel} {os.environ['OBTUI_ATTEMPT']} {os.environ['OBTUI_JOB_KEY']}\\n"
 with open(os.environ["RUNS_LOG"], "a") as f:
     f.write(line)
-if "poison" in rel:
+if "poison" in rel and os.path.exists(os.environ["POISON_MARKER"]):
     os.kill(os.getppid(), 9)  # the file that kills the host that takes it
     time.sleep(30)
 time.sleep(float(os.environ.get("JOB_SECONDS", "0")))
@@ -38,6 +38,8 @@ class Cluster:
         self.bucket.mkdir(parents=True)
         self.runs_log = tmp / "runs.log"
         self.runs_log.touch()
+        self.poison_marker = tmp / "poison-on"
+        self.poison_marker.touch()
         self.script = tmp / "job.py"
         self.script.write_text(JOB_SCRIPT)
         self.lease = lease
@@ -86,6 +88,7 @@ class Cluster:
         env = {
             **os.environ,
             "RUNS_LOG": str(self.runs_log),
+            "POISON_MARKER": str(self.poison_marker),
             "JOB_SECONDS": str(job_seconds),
             "OBTUI_CONFIG": os.devnull + ".missing",
             "PYTHONPATH": str(ROOT),
@@ -127,6 +130,21 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+    def drop(self, n: int, prefix: str = "f", suffix: str = ".txt") -> list[str]:
+        """Write `n` files outside the bucket, then rename them in (complete at once)."""
+        staging = self.tmp / "staging"
+        staging.mkdir(exist_ok=True)
+        rels = []
+        for i in range(n):
+            name = f"{prefix}{i:04d}{suffix}"
+            (staging / name).write_text(f"{prefix} {i}\n")
+            os.rename(staging / name, self.bucket / name)
+            rels.append(name)
+        return rels
+
+    def alive(self, r) -> set[str]:  # type: ignore[no-untyped-def]
+        return {k.split(":", 2)[2] for k in r.keys("obtui:alive:*")}
 
     def log_of(self, name: str) -> str:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
