@@ -87,7 +87,7 @@ def describe_config(config: Config) -> str:
             f"[cluster]{_line(c.line)}",
             f"  redis           {masked_url(c.redis)}",
             f"  host            {c.host}",
-            f"  lease           {format_duration(c.lease_seconds)} without renewal before another host takes over",
+            f"  lease           {spell_duration(c.lease_seconds)} without renewal before another host takes over",
             f"  max_deliveries  {c.max_deliveries} deliveries without an outcome, then the dead-letter stream",
         ]
     out += ["", f"Buckets ({len(config.buckets)}):"]
