@@ -228,14 +228,35 @@ class Coordinator:
                 )
                 counts = {p["message_id"]: int(p["times_delivered"]) for p in pending}
                 await self.r.hincrby(keys.STATS, "reclaimed", len(claimed))
+                over = [(sid, f) for sid, f in claimed if counts.get(sid, 1) > self.max_deliveries]
+                begins = await self._begins(
+                    bucket, [keys.field(f.get("rel", ""), f.get("sha", "")) for _, f in over]
+                )
                 for sid, f in claimed:
                     d = _delivery(bucket, sid, f, counts.get(sid, 1))
-                    if d.deliveries > self.max_deliveries:
+                    # Dead-letter a file that started running max_deliveries times without an
+                    # outcome, not one that only sat in the local queue of hosts that died (a
+                    # poison file's neighbours); a hard cap keeps anything from cycling forever.
+                    started = begins.get(d.field, 0)
+                    if d.deliveries > self.max_deliveries and (
+                        started >= self.max_deliveries or d.deliveries > 3 * self.max_deliveries
+                    ):
                         dead += await self.dead_letter(d, owners.get(d.stream_id, "")) == 1
                     else:
                         runnable.append(d)
             if cursor in ("0-0", b"0-0"):
                 return runnable, dead
+
+    async def _begins(self, bucket: str, fields: list[str]) -> dict[str, int]:
+        if not fields:
+            return {}
+        out = {}
+        for f, raw in zip(fields, await self.r.hmget(keys.files(bucket), fields), strict=True):
+            try:
+                out[f] = int(json.loads(raw).get("begins") or 0) if raw else 0
+            except (ValueError, TypeError, AttributeError):
+                out[f] = 0
+        return out
 
     async def dead_letter(self, d: Delivery, previous_owner: str = "") -> int:
         reason = f"no outcome after {d.deliveries - 1} deliveries (its hosts died or lost their lease)"

@@ -45,6 +45,7 @@ end
 local o = {}
 if cur then local ok, d = pcall(cjson.decode, cur); if ok then o = d end end
 o.state = 'queued'; o.host = ARGV[2]; o.attempt = p[1][4]; o.started = ARGV[5]
+o.begins = (tonumber(o.begins) or 0) + 1  -- deliveries that actually started running
 redis.call('HSET', KEYS[2], ARGV[4], cjson.encode(o))
 return {1, p[1][4]}
 """

@@ -25,6 +25,7 @@ def _populate(url: str) -> None:
         await a.finish(ds[0], "ok", {"dur_ms": 12.0, "bytes": 10, "rule": "notes"})
         await a.begin(ds[1])
         await a.finish(ds[1], "error", {"category": "Processing", "message": "exit code 3", "rule": "cmd"})
+        await a.begin(ds[2])
         await a.heartbeat({"in_flight": 1, "done": 2, "pid": 1}, 5000)
         # ds[2] is left running; a second host declares it dead after two deliveries.
         b = Coordinator(r, "beta", lease_ms=0, max_deliveries=1)

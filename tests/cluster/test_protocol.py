@@ -122,6 +122,18 @@ async def test_a_file_with_no_outcome_after_max_deliveries_is_dead_lettered_then
     assert await dlq_retry(a.r, B, dlq_id, "ops") is None
 
 
+async def test_a_file_that_never_started_is_not_dead_lettered_with_the_poison_that_killed_its_hosts(hosts):
+    a, b, c = hosts
+    await a.enqueue(B, "neighbour.txt", SHA, 3)
+    [d] = await a.take([B], 10, 100)  # alpha holds it in its local queue, then dies
+    [d] = await until(lambda: _reclaimed(b), what="beta reclaims")  # beta dies too, before BEGIN
+    [d] = await until(lambda: _reclaimed(c), what="gamma reclaims")
+    assert d.deliveries == 3  # over max_deliveries (2), but it never started: it runs
+    assert await c.begin(d) == "run"
+    assert await c.finish(d, "ok", {}) == "committed"
+    assert await a.r.xlen(keys.dlq(B)) == 0
+
+
 async def test_begin_skips_a_redelivered_file_that_already_has_an_outcome(hosts):
     a, b, _ = hosts
     await a.enqueue(B, "x.txt", SHA, 3)
