@@ -166,3 +166,12 @@ def test_files_dropped_while_every_host_was_down_are_enqueued_once(cluster, redi
     assert_once(cluster, r, rels)
     assert len(cluster.runs()) == 15
     assert r.hget("obtui:stats", "enqueued") == "15"
+
+
+def test_a_command_longer_than_the_lease_keeps_its_file_by_renewing(cluster, redis_server):
+    r = redis_server.client()
+    start(cluster, r, ["h1", "h2"], job_seconds=5.0)  # 2.5 leases
+    rels = cluster.drop(1)
+    out = assert_once(cluster, r, rels)
+    assert [(rel, attempt) for _, rel, attempt in cluster.runs()] == [(rels[0], 1)]  # never taken over
+    assert out[rels[0]]["attempt"] == 1
