@@ -133,6 +133,12 @@ class ClusterConfig:
     max_deliveries: int = 5  # deliveries without an outcome before the dead-letter stream
     line: int | None = None
 
+    @property
+    def enabled(self) -> bool:
+        """Always true: a `[cluster]` table (or --cluster URL) is cluster mode. The per-bucket
+        runner lock (one runner per bucket) checks this to let cluster hosts share a bucket."""
+        return True
+
 
 @dataclass(frozen=True)
 class UIConfig:
