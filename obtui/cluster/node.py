@@ -17,7 +17,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -28,6 +27,7 @@ from obtui import __version__
 from obtui.cluster import keys
 from obtui.cluster.protocol import Coordinator, Delivery, connect
 from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held
+from obtui.cluster.versions import file_versions
 from obtui.config.model import BucketConfig, ClusterConfig, RunnerConfig
 from obtui.engine.pipeline.jobs import Job
 from obtui.engine.seams import OutcomeLedger
@@ -65,6 +65,7 @@ class ClusterNode:
         self._overflow: deque[Held] = deque()  # another version of the path is busy here
         self._enqueue: dict[str, Job] = {}  # path -> ready job waiting to be hashed and queued
         self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._dispatcher: Any = None
@@ -207,6 +208,7 @@ class ClusterNode:
             del self._by_path[held.job.path]
             self.queue.drop(held.job.path)
         asyncio.get_running_loop().call_soon(self._promote)  # after the worker lets the path go
+        self._slot_freed.set()
 
     # -- the claim and the finish --------------------------------------------------------------
 
@@ -285,37 +287,24 @@ class ClusterNode:
         return len(self._enqueue)
 
     async def _enqueue_loop(self) -> None:
-        from obtui.engine.files.facts import inspect_file
-
+        """Hash ready files (a batch per thread hop) and enqueue them (concurrently)."""
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._enqueue:
-                path, job = next(iter(self._enqueue.items()))
-                bucket_id = self._id_of(job.bucket)
-                try:
-                    facts = await asyncio.to_thread(
-                        inspect_file,
-                        Path(path),
-                        Path(job.bucket),
-                        self._runner().max_file_size,
-                        allow_dir=job.is_dir,
-                    )
-                    sha, size = facts.sha256, facts.size
-                except Exception as exc:
-                    if not os.path.lexists(path):
-                        self._enqueue.pop(path, None)
-                        continue
-                    # Unreadable here: queue it anyway so one host records the error once.
-                    st = os.lstat(path)
-                    sha, size = f"unhashable-{st.st_size}-{st.st_mtime_ns}", st.st_size
-                    log.debug("cluster: cannot hash %s: %s", path, exc)
-                if bucket_id is not None:
-                    await self._retrying(
-                        partial(self.coord.enqueue, bucket_id, job.rel, sha, size, job.is_dir)
-                    )
-                if self._enqueue.get(path) is job:
-                    del self._enqueue[path]
+                batch = list(self._enqueue.items())[:64]
+                max_size = self._runner().max_file_size
+                versions = await asyncio.to_thread(file_versions, [j for _, j in batch], max_size)
+                calls = []
+                for (_path, job), version in zip(batch, versions, strict=True):
+                    bucket_id = self._id_of(job.bucket)
+                    if version is not None and bucket_id is not None:
+                        sha, size = version
+                        calls.append(partial(self.coord.enqueue, bucket_id, job.rel, sha, size, job.is_dir))
+                await asyncio.gather(*(self._retrying(c) for c in calls))
+                for path, job in batch:
+                    if self._enqueue.get(path) is job:
+                        del self._enqueue[path]
 
     # -- consuming -----------------------------------------------------------------------------
 
@@ -324,7 +313,8 @@ class ClusterNode:
         if d is None or d.paused:
             return 0
         busy = len(d.inflight) + len(self._overflow) + sum(1 for h in self._by_path.values() if not h.begun)
-        return self._runner().concurrency - busy
+        # Up to one batch ahead of the workers (those leases are renewed like the running ones).
+        return 2 * self._runner().concurrency - busy
 
     async def _fetch_loop(self) -> None:
         while True:
@@ -332,7 +322,9 @@ class ClusterNode:
             free = self._free_slots()
             ids = list(self._ids())
             if free <= 0 or not ids:
-                await asyncio.sleep(0.05)
+                self._slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), 0.25)
                 continue
             try:
                 got = await self._retrying(partial(self.coord.take, ids, free, 500))
