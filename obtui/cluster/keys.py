@@ -25,6 +25,16 @@ def dlq(bucket: str) -> str:
     return f"{PREFIX}:dlq:{{{bucket}}}"
 
 
+def seen(bucket: str) -> str:
+    """HASH `rel\0size\0mtime_ns` -> sha256 of every version ever enqueued: lets a host's
+    re-scan skip hashing files another host already queued (an efficiency cache only)."""
+    return f"{PREFIX}:seen:{{{bucket}}}"
+
+
+def stat_field(rel: str, size: int, mtime_ns: int) -> str:
+    return f"{rel}\0{size}\0{mtime_ns}"
+
+
 OUTCOMES = f"{PREFIX}:outcomes"  # STREAM (capped): the live feed of outcomes
 STATS = f"{PREFIX}:stats"  # HASH of counters: enqueued, ok, error, dead, reclaimed, lease_lost...
 BUCKETS = f"{PREFIX}:buckets"  # SET of bucket ids ever enqueued to

@@ -27,7 +27,7 @@ from obtui import __version__
 from obtui.cluster import keys
 from obtui.cluster.protocol import Coordinator, Delivery, connect
 from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held
-from obtui.cluster.versions import file_versions
+from obtui.cluster.versions import enqueue_loop
 from obtui.config.model import BucketConfig, ClusterConfig, RunnerConfig
 from obtui.engine.pipeline.jobs import Job
 from obtui.engine.seams import OutcomeLedger
@@ -287,24 +287,7 @@ class ClusterNode:
         return len(self._enqueue)
 
     async def _enqueue_loop(self) -> None:
-        """Hash ready files (a batch per thread hop) and enqueue them (concurrently)."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._enqueue:
-                batch = list(self._enqueue.items())[:64]
-                max_size = self._runner().max_file_size
-                versions = await asyncio.to_thread(file_versions, [j for _, j in batch], max_size)
-                calls = []
-                for (_path, job), version in zip(batch, versions, strict=True):
-                    bucket_id = self._id_of(job.bucket)
-                    if version is not None and bucket_id is not None:
-                        sha, size = version
-                        calls.append(partial(self.coord.enqueue, bucket_id, job.rel, sha, size, job.is_dir))
-                await asyncio.gather(*(self._retrying(c) for c in calls))
-                for path, job in batch:
-                    if self._enqueue.get(path) is job:
-                        del self._enqueue[path]
+        await enqueue_loop(self)
 
     # -- consuming -----------------------------------------------------------------------------
 

@@ -96,13 +96,13 @@ class Coordinator:
     # -- producing -----------------------------------------------------------------------------
 
     async def enqueue(
-        self, bucket: str, rel: str, sha256: str, size: int, is_dir: bool = False
+        self, bucket: str, rel: str, sha256: str, size: int, is_dir: bool = False, stat_field: str = ""
     ) -> str | None:
         """Queue one file version, once cluster-wide and for good. The stream id, or None when
         it was already queued or done (by any host, at any time)."""
         queued = json.dumps({"state": "queued", "by": self.host, "ts": now_iso()})
         res = await self._enqueue(
-            keys=[keys.files(bucket), keys.jobs(bucket), keys.STATS, keys.BUCKETS],
+            keys=[keys.files(bucket), keys.jobs(bucket), keys.STATS, keys.BUCKETS, keys.seen(bucket)],
             args=[
                 keys.field(rel, sha256),
                 queued,
@@ -112,13 +112,17 @@ class Coordinator:
                 size,
                 self.host,
                 "dir" if is_dir else "file",
+                stat_field,
             ],
         )
         return str(res) if res else None
 
-    async def known(self, bucket: str, rel: str, sha256: str) -> bool:
-        """True when this file version was ever queued (the cheap re-scan check)."""
-        return bool(await self.r.hexists(keys.files(bucket), keys.field(rel, sha256)))
+    async def known_stats(self, bucket: str, stat_fields: list[str]) -> list[bool]:
+        """For each `keys.stat_field`: was a file with exactly this name, size and mtime queued
+        before (by any host)? Lets a re-scan skip hashing what is known."""
+        if not stat_fields:
+            return []
+        return [v is not None for v in await self.r.hmget(keys.seen(bucket), stat_fields)]
 
     # -- consuming -----------------------------------------------------------------------------
 

@@ -21,8 +21,10 @@ local function final(cur)
 end
 """
 
-# KEYS: files, jobs, stats, buckets  ARGV: field, queued_json, bucket, rel, sha, size, host, kind
+# KEYS: files, jobs, stats, buckets, seen
+# ARGV: field, queued_json, bucket, rel, sha, size, host, kind, stat field ('' for none)
 ENQUEUE = """
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[5], ARGV[9], ARGV[5]) end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
 local id = redis.call('XADD', KEYS[2], '*', 'bucket', ARGV[3], 'rel', ARGV[4], 'sha', ARGV[5],
                       'size', ARGV[6], 'by', ARGV[7], 'kind', ARGV[8])

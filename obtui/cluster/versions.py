@@ -1,14 +1,57 @@
-"""The file version a host enqueues: (sha256, size) of a ready file."""
+"""The producer side of a host: ready files become file versions (sha256, size), enqueued once
+cluster-wide; files another host already queued (same name, size, mtime) are not hashed again."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from obtui.cluster import keys
 from obtui.engine.pipeline.jobs import Job
 
+if TYPE_CHECKING:
+    from obtui.cluster.node import ClusterNode
+
 log = logging.getLogger("obtui.cluster")
+
+
+async def enqueue_loop(node: ClusterNode) -> None:
+    """Hash ready files (a batch per thread hop) and enqueue them (concurrently)."""
+    while True:
+        await node._wake.wait()
+        node._wake.clear()
+        while node._enqueue:
+            batch = list(node._enqueue.items())[:64]
+            await _enqueue_batch(node, [j for _, j in batch if node._id_of(j.bucket) is not None])
+            for path, job in batch:
+                if node._enqueue.get(path) is job:
+                    del node._enqueue[path]
+
+
+async def _enqueue_batch(node: ClusterNode, jobs: list[Job]) -> None:
+    stats = await asyncio.to_thread(lambda: [stat_field_of(j) for j in jobs])
+
+    async def known(job: Job, stat: str | None) -> bool:
+        if stat is None:
+            return False
+        return (await node.coord.known_stats(node._id_of(job.bucket) or "", [stat]))[0]
+
+    seen = await asyncio.gather(
+        *(node._retrying(partial(known, j, f)) for j, f in zip(jobs, stats, strict=True))
+    )
+    todo = [(j, f) for j, f, k in zip(jobs, stats, seen, strict=True) if not k]
+    versions = await asyncio.to_thread(file_versions, [j for j, _ in todo], node._runner().max_file_size)
+    calls = []
+    for (job, stat), version in zip(todo, versions, strict=True):
+        if version is not None:
+            sha, size = version
+            bucket_id = node._id_of(job.bucket) or ""
+            calls.append(partial(node.coord.enqueue, bucket_id, job.rel, sha, size, job.is_dir, stat or ""))
+    await asyncio.gather(*(node._retrying(c) for c in calls))
 
 
 def file_versions(jobs: list[Job], max_size: int) -> list[tuple[str, int] | None]:
@@ -30,3 +73,14 @@ def file_versions(jobs: list[Job], max_size: int) -> list[tuple[str, int] | None
             log.debug("cluster: cannot hash %s: %s", job.path, exc)
             out.append((f"unhashable-{st.st_size}-{st.st_mtime_ns}", st.st_size))
     return out
+
+
+def stat_field_of(job: Job) -> str | None:
+    """The name+size+mtime key of a ready file (None for folders or a file that is gone)."""
+    if job.is_dir:
+        return None
+    try:
+        st = os.stat(job.path)
+    except OSError:
+        return None
+    return keys.stat_field(job.rel, st.st_size, st.st_mtime_ns)

@@ -43,6 +43,15 @@ async def test_enqueue_is_once_per_file_version_even_when_hosts_race(hosts):
     assert await a.r.hget(keys.STATS, "enqueued") == "3"
 
 
+async def test_a_rescan_can_skip_hashing_what_any_host_queued(hosts):
+    a, b, _ = hosts
+    seen = keys.stat_field("x.txt", 3, 1_700_000_000_000_000_000)
+    assert await b.known_stats(B, [seen]) == [False]
+    await a.enqueue(B, "x.txt", SHA, 3, stat_field=seen)
+    touched = keys.stat_field("x.txt", 3, 1_700_000_000_000_000_001)  # same name, new mtime
+    assert await b.known_stats(B, [seen, touched]) == [True, False]
+
+
 async def test_take_begin_finish_records_one_outcome_and_cleans_the_stream(hosts):
     a, b, _ = hosts
     await a.enqueue(B, "x.txt", SHA, 3)
