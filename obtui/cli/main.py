@@ -247,7 +247,32 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["poll_seconds"] = max(0.0, args.poll_seconds)
     if overrides:
         config = dataclasses.replace(config, runner=dataclasses.replace(config.runner, **overrides))
-    return _with_cluster(args, config)
+    config = _with_cluster(args, config)
+    if config.cluster is not None:
+        _unique_bucket_ids(config)
+    return config
+
+
+def _unique_bucket_ids(config):  # type: ignore[no-untyped-def]
+    """Cluster mode: buckets named on the command line take their folder's name as id."""
+    from obtui.config.errors import ConfigError, Problem
+
+    seen: dict[str, Path] = {}
+    for b in config.buckets:
+        other = seen.setdefault(b.cluster_id, b.path)
+        if other != b.path:
+            raise ConfigError(
+                [
+                    Problem(
+                        None,
+                        None,
+                        None,
+                        "DIR",
+                        f"{b.path} and {other} would share the cluster bucket id {b.cluster_id!r}; "
+                        'list them as [[buckets]] with distinct id = "..." in the config',
+                    )
+                ]
+            )
 
 
 def _with_cluster(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]

@@ -105,6 +105,21 @@ def test_config_errors_name_the_line(tmp_path):
     assert "bucket id 'a' is also used by" in res.stderr
 
 
+def test_cluster_on_the_command_line_needs_a_url_and_distinct_bucket_ids(tmp_path):
+    (tmp_path / "a" / "in").mkdir(parents=True)
+    (tmp_path / "b" / "in").mkdir(parents=True)
+    res = obtui("--cluster", "--check-config", str(tmp_path / "a" / "in"))
+    assert res.returncode == 2 and "no Redis URL" in res.stderr
+    res = obtui("--cluster", "ftp://x", "--check-config", str(tmp_path / "a" / "in"))
+    assert res.returncode == 2 and "expected a Redis URL" in res.stderr
+    res = obtui(
+        "--cluster", "redis://h:1/0", "--check-config", str(tmp_path / "a" / "in"), str(tmp_path / "b" / "in")
+    )
+    assert res.returncode == 2 and "share the cluster bucket id 'in'" in res.stderr
+    res = obtui("--check-config", str(tmp_path / "a" / "in"), env={"OBTUI_REDIS_URL": "redis://h:1/0"})
+    assert res.returncode == 0 and "cluster id in" in res.stdout and "redis://h:1/0" in res.stdout
+
+
 def test_single_host_mode_never_imports_redis(tmp_path):
     bucket = tmp_path / "in"
     bucket.mkdir()
