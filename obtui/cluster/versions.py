@@ -36,7 +36,9 @@ async def _enqueue_batch(node: ClusterNode, jobs: list[Job]) -> None:
     stats = await asyncio.to_thread(lambda: [stat_field_of(j) for j in jobs])
 
     async def known(job: Job, stat: str | None) -> bool:
-        if stat is None:
+        # Only scans look the cache up: a file the watcher just saw complete is (mostly) new
+        # content, and the look-up would cost a round trip per file.
+        if stat is None or job.reason != "scan":
             return False
         return (await node.coord.known_stats(node._id_of(job.bucket) or "", [stat]))[0]
 
