@@ -110,9 +110,7 @@ async def _status(r: Any, url: str, as_json: bool, out: TextIO) -> int:
         out.write(f"Cluster at {masked(url)}: {len(doc['hosts'])} host(s), {doc['alive']} alive\n\n")
         for h in doc["hosts"]:
             beat = f"{h['secondsAgo']}s ago" if h["secondsAgo"] is not None else "never"
-            state = "alive" if h["alive"] else "gone"
-            if h["alive"] and h.get("connected") is False:
-                state = "alive, Redis cut"
+            state = "alive" if h["alive"] else "gone (no heartbeat)"
             out.write(
                 f"  {h['name']:<16} {state:<16} heartbeat {beat:<10} in flight {h['inFlight']:<4} "
                 f"done {num(h['done'])}\n"

@@ -147,7 +147,7 @@ async def status_doc(r: Any) -> dict[str, Any]:
                 "inFlight": int(h.get("in_flight") or 0) if alive else 0,
                 "done": int(h.get("done") or 0),
                 "pid": h.get("pid"),
-                "connected": h.get("connected", True),
+                "held": int(h.get("held") or 0) if alive else 0,
             }
         )
     buckets = []
