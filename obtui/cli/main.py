@@ -342,6 +342,14 @@ def _run(args: argparse.Namespace, state_dir: Path, parser: argparse.ArgumentPar
 
         print(describe_config(config))
         return 0
+    if args.once and config.cluster is not None:
+        print(
+            "obtui: --once does not apply to a cluster host: the hosts share one queue, so a host "
+            "cannot tell when the cluster is caught up.\n"
+            "  Run each host as a service (obtui --headless); see 'Running a cluster' in the README.",
+            file=sys.stderr,
+        )
+        return 2
     if not config.buckets:
         print(
             "obtui: no bucket folders to watch.\n"

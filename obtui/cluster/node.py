@@ -202,6 +202,11 @@ class ClusterNode:
                     del self._by_path[path]
                     self._overflow.append(held)
 
+    def drop(self, held: Held) -> None:
+        """Stop holding an entry without an outcome (its lease runs out; another host takes it)."""
+        held.lost = True
+        self._forget(held)
+
     def _forget(self, held: Held) -> None:
         self._held.pop(held.delivery.stream_id, None)
         if self._by_path.get(held.job.path) is held:

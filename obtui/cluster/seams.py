@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from obtui.cluster.protocol import Delivery
@@ -38,7 +38,6 @@ class Held:
     lost: bool = False
     begun: bool = False
     finished: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ClusterQueue:
@@ -115,7 +114,11 @@ class ClusterClaim:
         return await self._node.renew_one(self.held)
 
     async def release(self) -> None:
-        await self._node.release(self.held)
+        try:
+            await self._node.release(self.held)
+        except Exception:  # never take the dispatcher's worker down with it
+            log.exception("cluster: cannot release %s; another host takes it after the lease", self.key)
+            self._node.drop(self.held)
 
 
 class ClusterClaims:
@@ -130,8 +133,12 @@ class ClusterClaims:
         held = self._node.held_for(key)
         if held is None:
             return await self._local.claim(key)
-        if await self._node.begin(held):
-            return ClusterClaim(self._node, held)
+        try:
+            if await self._node.begin(held):
+                return ClusterClaim(self._node, held)
+        except Exception:  # a Redis error other than a lost connection: leave it to the lease
+            log.exception("cluster: cannot begin %s; another host takes it after the lease", key)
+            self._node.drop(held)
         return None
 
 

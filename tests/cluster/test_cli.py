@@ -116,6 +116,8 @@ def test_cluster_on_the_command_line_needs_a_url_and_distinct_bucket_ids(tmp_pat
         "--cluster", "redis://h:1/0", "--check-config", str(tmp_path / "a" / "in"), str(tmp_path / "b" / "in")
     )
     assert res.returncode == 2 and "share the cluster bucket id 'in'" in res.stderr
+    res = obtui("--headless", "--once", "--cluster", "redis://h:1/0", str(tmp_path / "a" / "in"))
+    assert res.returncode == 2 and "--once does not apply to a cluster host" in res.stderr
     res = obtui("--check-config", str(tmp_path / "a" / "in"), env={"OBTUI_REDIS_URL": "redis://h:1/0"})
     assert res.returncode == 0 and "cluster id in" in res.stdout and "redis://h:1/0" in res.stdout
 
