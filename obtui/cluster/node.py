@@ -119,9 +119,23 @@ class ClusterNode:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._hand_back_all(), 2.0)
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(self.coord.sign_off(), 1.0)
         with contextlib.suppress(Exception):
             await self.r.aclose()
+
+    async def _hand_back_all(self) -> None:
+        """What this host held without an outcome goes to the other hosts now, not after the lease."""
+        by_bucket: dict[str, list[str]] = {}
+        for h in self._held.values():
+            if not h.finished and not h.lost:
+                by_bucket.setdefault(h.delivery.bucket, []).append(h.delivery.stream_id)
+        n = 0
+        for bucket, ids in by_bucket.items():
+            n += await self.coord.hand_back(bucket, ids)
+        if n:
+            log.info("cluster: handed %d unfinished file(s) back to the other hosts", n)
 
     async def _ensure_groups(self) -> None:
         for b in self._ids():
@@ -267,7 +281,7 @@ class ClusterNode:
         elif self._wanted(held.job.path):
             return  # a retry or an open breaker brings it back: keep the lease
         elif self._stopping or self._dispatcher is None or self._dispatcher_closed():
-            self._held.pop(held.delivery.stream_id, None)  # cut off: the lease runs out elsewhere
+            return  # cut off by the shutdown: handed back to the other hosts by stop()
         else:
             # No rule took it here (or the local journal already had this content): settle it.
             with contextlib.suppress(*_DOWN):

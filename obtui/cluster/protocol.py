@@ -82,6 +82,7 @@ class Coordinator:
         self._renew = redis.register_script(scripts.RENEW)
         self._dead = redis.register_script(scripts.DEAD)
         self._dlq_retry = redis.register_script(scripts.DLQ_RETRY)
+        self._hand_back = redis.register_script(scripts.HAND_BACK)
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -167,6 +168,14 @@ class Coordinator:
             return []
         lost = await self._renew(keys=[keys.jobs(bucket)], args=[keys.GROUP, self.host, *ids])
         return [str(x) for x in lost]
+
+    async def hand_back(self, bucket: str, ids: list[str]) -> int:
+        """A clean stop: make `ids` (still ours) reclaimable by other hosts at once."""
+        if not ids:
+            return 0
+        return int(
+            await self._hand_back(keys=[keys.jobs(bucket)], args=[keys.GROUP, self.host, self.lease_ms, *ids])
+        )
 
     async def finish(self, d: Delivery, state: str, outcome: dict[str, Any]) -> FinishResult:
         """Record the outcome and acknowledge, in one fenced script. `refused` when this host lost

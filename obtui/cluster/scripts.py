@@ -86,6 +86,20 @@ end
 return lost
 """
 
+# Hand entries back at a clean stop: still ours -> idle set to the lease, so any host's next
+# reclaim takes them at once instead of after the lease. KEYS: jobs  ARGV: group, me, idle, id...
+HAND_BACK = """
+local n = 0
+for i = 4, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #p == 1 and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+"""
+
 # Dead-letter a file delivered too often. KEYS: jobs, files, dlq, stats, outcomes
 # ARGV: group, me, id, field, json, state(unused), bucket, rel, sha, size, deliveries, reason,
 #       previous owner (the last host, unless one began running it), kind

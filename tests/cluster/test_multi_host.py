@@ -175,3 +175,21 @@ def test_a_command_longer_than_the_lease_keeps_its_file_by_renewing(cluster, red
     out = assert_once(cluster, r, rels)
     assert [(rel, attempt) for _, rel, attempt in cluster.runs()] == [(rels[0], 1)]  # never taken over
     assert out[rels[0]]["attempt"] == 1
+
+
+def test_a_host_stopped_cleanly_hands_its_files_back_before_the_lease(redis_server, tmp_path):
+    c = Cluster(tmp_path, redis_server.url, lease="20s", max_deliveries=3)
+    r = redis_server.client()
+    try:
+        start(c, r, ["h1", "h2"], job_seconds=1.0)
+        rels = c.drop(12)
+        wait_for(lambda: any(h == "h1" for h, _, _ in c.runs()), what="h1 running a file")
+        c.signal("h1", signal.SIGTERM)  # its queued files (and any cut off) go back at once
+        stopped = time.monotonic()
+        c.hosts["h1"].wait(15)
+        assert_once(c, r, rels)
+        # h1 held up to 2 x concurrency files (2 running, 2 queued); without the hand-back its
+        # queued ones would wait out the 20 s lease.
+        assert time.monotonic() - stopped < 15
+    finally:
+        c.stop_all()
