@@ -28,6 +28,7 @@ from obtui.cluster import keys
 from obtui.cluster.protocol import Coordinator, Delivery, connect
 from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held
 from obtui.cluster.versions import enqueue_loop
+from obtui.config.cluster import masked_url
 from obtui.config.model import BucketConfig, ClusterConfig, RunnerConfig
 from obtui.engine.pipeline.jobs import Job
 from obtui.engine.seams import OutcomeLedger
@@ -110,7 +111,7 @@ class ClusterNode:
         for loop in (self._fetch_loop, self._reclaim_loop, self._renew_loop, self._enqueue_loop):
             self._tasks.append(asyncio.create_task(loop(), name=f"obtui-cluster-{loop.__name__}"))
         log.info(
-            "joined the cluster at %s as %r (lease %gs)", self.cfg.redis, self.host, self.lease_ms / 1000
+            "joined the cluster at %s as %r (lease %gs)", masked_url(self.cfg.redis), self.host, self.lease_ms / 1000
         )
 
     async def stop(self) -> None:
