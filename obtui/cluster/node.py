@@ -111,7 +111,10 @@ class ClusterNode:
         for loop in (self._fetch_loop, self._reclaim_loop, self._renew_loop, self._enqueue_loop):
             self._tasks.append(asyncio.create_task(loop(), name=f"obtui-cluster-{loop.__name__}"))
         log.info(
-            "joined the cluster at %s as %r (lease %gs)", masked_url(self.cfg.redis), self.host, self.lease_ms / 1000
+            "joined the cluster at %s as %r (lease %gs)",
+            masked_url(self.cfg.redis),
+            self.host,
+            self.lease_ms / 1000,
         )
 
     async def stop(self) -> None:
