@@ -1,10 +1,7 @@
-"""One cluster host inside the engine: the Redis connection (reconnecting with backoff), the
-loops that take work, reclaim crashed hosts' files, renew this host's leases and announce it,
-and the enqueue task that hashes ready files and queues them once, cluster-wide.
-
-Built by the engine's composition root when `[cluster]` is set; the engine sees it only through
-the three seams in `obtui.cluster.seams`.
-"""
+"""One cluster host inside the engine: the Redis connection (reconnecting with backoff) and the
+loops that enqueue ready files, take work, reclaim crashed hosts' files, renew leases and announce
+the host. Built by the engine's composition root when `[cluster]` is set; the engine sees it only
+through the three seams in `obtui.cluster.seams`."""
 
 from __future__ import annotations
 
@@ -284,16 +281,13 @@ class ClusterNode:
             self._forget(held)
         elif self._wanted(held.job.path):
             return  # a retry or an open breaker brings it back: keep the lease
-        elif self._stopping or self._dispatcher is None or self._dispatcher_closed():
+        elif self._stopping or _cancelling():
             return  # cut off by the shutdown: handed back to the other hosts by stop()
         else:
             # No rule took it here (or the local journal already had this content): settle it.
             with contextlib.suppress(*_DOWN):
                 await self.finish(held, "skipped", {"path": held.job.path})
             self._forget(held)
-
-    def _dispatcher_closed(self) -> bool:
-        return bool(getattr(self._dispatcher, "_closed", False))
 
     # -- producing -----------------------------------------------------------------------------
 
@@ -390,12 +384,12 @@ class ClusterNode:
                         self._forget(h)
 
     def _figures(self) -> dict[str, Any]:
-        d = self._dispatcher
-        return {
-            "pid": os.getpid(),
-            "version": __version__,
-            "in_flight": len(d.inflight) if d is not None else 0,
-            "held": len(self._held),
-            "done": self.done,
-            "buckets": sorted(self._ids()),
-        }
+        inflight = len(self._dispatcher.inflight) if self._dispatcher is not None else 0
+        return {"pid": os.getpid(), "version": __version__, "in_flight": inflight, "held": len(self._held),
+                "done": self.done, "buckets": sorted(self._ids())}  # fmt: skip
+
+
+def _cancelling() -> bool:
+    """True inside a task being cancelled (a dispatcher worker cut off at shutdown)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
