@@ -23,11 +23,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from obtui import __version__
 from obtui.cluster import keys
 from obtui.cluster.protocol import Coordinator, Delivery, connect
-from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held
+from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held, cancelling, still_wanted
 from obtui.cluster.versions import enqueue_loop
 from obtui.config.cluster import masked_url
-from obtui.config.model import BucketConfig, ClusterConfig, RunnerConfig
-from obtui.engine.pipeline.jobs import Job
+from obtui.config.model import BucketConfig, ClusterConfig, Config, RunnerConfig
+from obtui.engine.jobs import Job
 from obtui.engine.seams import OutcomeLedger
 
 log = logging.getLogger("obtui.cluster")
@@ -74,10 +74,23 @@ class ClusterNode:
     def ledger(self, local: OutcomeLedger) -> ClusterLedger:
         return ClusterLedger(self, local)
 
-    def attach(self, dispatcher: Any, still_wanted: Callable[[str], bool]) -> None:
-        """The dispatcher to feed, and whether the processor keeps a job for later."""
+    @classmethod
+    def of(cls, config: Callable[[], Config]) -> ClusterNode:
+        """The node for the engine's config in force (`[cluster]` set)."""
+        cluster = config().cluster
+        assert cluster is not None
+        return cls(cluster, lambda: config().buckets, lambda: config().runner)
+
+    def seams(self) -> dict[str, Any]:
+        """The dispatcher's queue and claims."""
+        return {"queue": self.queue, "claims": self.claims}
+
+    def join(self, dispatcher: Any, processor: Any) -> None:
+        """Feed `dispatcher` (whose retries and breakers live in `processor`); join the cluster."""
         self._dispatcher = dispatcher
-        self._wanted = still_wanted
+        self._wanted = still_wanted(processor)
+        # In the background: Redis may be down; files found meanwhile wait in the enqueue backlog.
+        self._tasks.append(asyncio.create_task(self._join(), name="obtui-cluster-join"))
 
     def _ids(self) -> dict[str, str]:
         """bucket id -> this host's folder for it."""
@@ -87,11 +100,6 @@ class ClusterNode:
         return next((b.cluster_id for b in self._buckets() if str(b.path) == bucket_path), None)
 
     # -- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Join the cluster in the background (Redis may be down: files found meanwhile wait
-        in the enqueue backlog)."""
-        self._tasks.append(asyncio.create_task(self._join(), name="obtui-cluster-join"))
 
     async def _join(self) -> None:
         """Groups exist, this host's own pending files come back first, then the loops run."""
@@ -281,7 +289,7 @@ class ClusterNode:
             self._forget(held)
         elif self._wanted(held.job.path):
             return  # a retry or an open breaker brings it back: keep the lease
-        elif self._stopping or _cancelling():
+        elif self._stopping or cancelling():
             return  # cut off by the shutdown: handed back to the other hosts by stop()
         else:
             # No rule took it here (or the local journal already had this content): settle it.
@@ -312,7 +320,8 @@ class ClusterNode:
         d = self._dispatcher
         if d is None or d.paused:
             return 0
-        busy = len(d.inflight) + len(self._overflow) + sum(1 for h in self._by_path.values() if not h.begun)
+        busy = len(d.inflight) + len(getattr(d, "finishing", ())) + len(self._overflow)  # finishing: tails
+        busy += sum(1 for h in self._by_path.values() if not h.begun)
         # Up to one batch ahead of the workers (those leases are renewed like the running ones).
         return 2 * self._runner().concurrency - busy
 
@@ -387,9 +396,3 @@ class ClusterNode:
         inflight = len(self._dispatcher.inflight) if self._dispatcher is not None else 0
         return {"pid": os.getpid(), "version": __version__, "in_flight": inflight, "held": len(self._held),
                 "done": self.done, "buckets": sorted(self._ids())}  # fmt: skip
-
-
-def _cancelling() -> bool:
-    """True inside a task being cancelled (a dispatcher worker cut off at shutdown)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0

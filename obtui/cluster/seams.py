@@ -12,6 +12,7 @@ engine's composition root when `[cluster]` is set:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from obtui.cluster.protocol import Delivery
-from obtui.engine.pipeline.jobs import Job
+from obtui.engine.jobs import Job
 from obtui.engine.seams import Claim, Finished, LocalClaims, Outcome, OutcomeLedger
 from obtui.tracking.records import ManifestEntry, ManifestStatus, SuccessRecord
 
@@ -170,8 +171,8 @@ class ClusterLedger:
             return Finished(None, refused=refused)
         return await self._local.finish(record, entry, None)
 
-    async def mark(self, path: str, status: ManifestStatus) -> None:
-        await self._local.mark(path, status)
+    async def mark(self, path: str, status: ManifestStatus, moved_to: str | None = None) -> None:
+        await self._local.mark(path, status, moved_to)
 
 
 def outcome_doc(record: Outcome) -> dict[str, Any]:
@@ -203,3 +204,9 @@ def still_wanted(processor: Any) -> Callable[[str], bool]:
         return any(j.path == path for b in processor.breakers.values() for j in b.waiting)
 
     return wanted
+
+
+def cancelling() -> bool:
+    """True inside a task being cancelled (a dispatcher worker cut off at shutdown)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

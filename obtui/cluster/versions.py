@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from obtui.cluster import keys
-from obtui.engine.pipeline.jobs import Job
+from obtui.engine.jobs import Job
 
 if TYPE_CHECKING:
     from obtui.cluster.node import ClusterNode

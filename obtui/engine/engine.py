@@ -172,8 +172,11 @@ class Engine:
         writer = RecordWriter(store)
         writer.start()
         ledger: OutcomeLedger = LocalLedger(store, writer)
-        node = self._cluster_node()  # cluster mode: the Redis versions of the seams
-        if node is not None:
+        node = None
+        if self.config.cluster is not None:  # cluster mode: the Redis seams (imports redis-py)
+            from obtui.cluster.node import ClusterNode
+
+            node = ClusterNode.of(lambda: self.config)
             ledger = node.ledger(ledger)
         parts = self._build(ledger, node)
         alarm = OverflowAlarm(self._loop, parts.buckets.on_overflow)
@@ -182,8 +185,6 @@ class Engine:
             await self.history.load(store)
             await asyncio.to_thread(sweep_temps_of, self.config)
             parts.dispatcher.start()
-            if node is not None:
-                node.start()
             self.state = "running"
             log.info(
                 "%s started (pid %d%s): buckets %s; rules %s",
@@ -214,14 +215,6 @@ class Engine:
             lock.close()
         return 1 if self.history.failed_this_run else 0
 
-    def _cluster_node(self) -> Any:
-        """The cluster host (obtui.cluster, which imports redis-py) when [cluster] is set."""
-        if self.config.cluster is None:
-            return None
-        from obtui.cluster.node import ClusterNode
-
-        return ClusterNode(self.config.cluster, lambda: self.config.buckets, lambda: self.config.runner)
-
     def _build(self, ledger: OutcomeLedger, node: Any = None) -> _Parts:
         """Build the components and wire them (on the engine loop)."""
         runner = self.config.runner
@@ -243,8 +236,7 @@ class Engine:
             concurrency=runner.concurrency,
             capacity=runner.max_queue_size,
             on_backlog_cleared=lambda: buckets.request_scan_all("backlog"),
-            queue=node.queue if node is not None else None,
-            claims=node.claims if node is not None else None,
+            **(node.seams() if node is not None else {}),
         )
         intake = Intake(
             matcher=lambda: self.matcher,
@@ -266,9 +258,7 @@ class Engine:
             hooks=Hooks(h.on_success, h.on_error, h.on_breaker_open),
         )
         if node is not None:
-            from obtui.cluster.seams import still_wanted
-
-            node.attach(dispatcher, still_wanted(processor))
+            node.join(dispatcher, processor)  # feeds the dispatcher from Redis from now on
 
         def retune(r: RunnerConfig) -> None:
             intake.configure(r.debounce_ms / 1000, r.max_delay_ms / 1000)
