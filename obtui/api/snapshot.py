@@ -135,6 +135,38 @@ class DirReport:
 
 
 @dataclass(frozen=True)
+class ClusterHost:
+    """One host of the cluster as Redis knows it (the `hosts` of `obtui --status --cluster`)."""
+
+    name: str
+    alive: bool = False  # its heartbeat key has not expired
+    last_heartbeat: float | None = None  # wall time of its last heartbeat (Redis' copy of it)
+    in_flight: int = 0  # files running there now (0 when gone)
+    done: int = 0  # outcomes it recorded since it started
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """The cluster as seen from Redis a moment ago (`obtui --status --cluster`), gathered by the
+    engine every ~1.5 s off its loop. `EngineSnapshot.cluster` is None outside cluster mode."""
+
+    host: str  # this host's name in the cluster
+    redis: str  # the Redis URL, without its password
+    hosts: tuple[ClusterHost, ...] = ()
+    stream_length: int = 0  # entries in the buckets' job streams
+    lag: int = 0  # entries no host has read yet
+    pending: int = 0  # entries read by a host and not acknowledged yet
+    dead: int = 0  # entries in the dead-letter streams
+    taken_at: float = 0.0  # wall time of the last successful read (0: none yet)
+    error: str | None = None  # why the last read failed (Redis unreachable), else None
+
+    @property
+    def alive(self) -> int:
+        """How many hosts are alive."""
+        return sum(1 for h in self.hosts if h.alive)
+
+
+@dataclass(frozen=True)
 class EngineSnapshot:
     """Everything a view needs, at one instant. `version` grows whenever anything changed."""
 
@@ -155,9 +187,12 @@ class EngineSnapshot:
     recent_errors: tuple[ErrorSummary, ...] = ()  # newest first, at most 50
     directories: tuple[DirReport, ...] = ()
     last_reload: str | None = None  # human sentence about the last config reload
+    cluster: ClusterView | None = None  # cluster mode only: the hosts, the queue's lag, dead letters
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["metrics"]["success_rate"] = self.metrics.success_rate
         d["metrics"]["error_rate"] = self.metrics.error_rate
+        if self.cluster is not None:
+            d["cluster"]["alive"] = self.cluster.alive
         return d

@@ -25,6 +25,7 @@ from obtui.cluster import keys
 from obtui.cluster.protocol import Coordinator, Delivery, connect
 from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held, cancelling, still_wanted
 from obtui.cluster.versions import enqueue_loop
+from obtui.cluster.watch import ClusterWatch
 from obtui.config.cluster import masked_url
 from obtui.config.model import BucketConfig, ClusterConfig, Config, RunnerConfig
 from obtui.engine.jobs import Job
@@ -55,6 +56,7 @@ class ClusterNode:
         )
         self.queue = ClusterQueue(self)
         self.claims = ClusterClaims(self)
+        self.view = ClusterWatch(cluster.redis, cluster.host)  # the dashboard's Cluster pane
         self.connected = False
         self.disconnected_since: float | None = time.time()
         self.done = 0
@@ -90,6 +92,7 @@ class ClusterNode:
         self._dispatcher = dispatcher
         self._wanted = still_wanted(processor)
         # In the background: Redis may be down; files found meanwhile wait in the enqueue backlog.
+        self.view.start()
         self._tasks.append(asyncio.create_task(self._join(), name="obtui-cluster-join"))
 
     def _ids(self) -> dict[str, str]:
@@ -127,12 +130,12 @@ class ClusterNode:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._hand_back_all(), 2.0)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.coord.sign_off(), 1.0)
+        for step, limit in ((self._hand_back_all, 2.0), (self.coord.sign_off, 1.0)):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(step(), limit)
         with contextlib.suppress(Exception):
             await self.r.aclose()
+        await asyncio.to_thread(self.view.stop)
 
     async def _hand_back_all(self) -> None:
         """What this host held without an outcome goes to the other hosts now, not after the lease."""
@@ -186,9 +189,6 @@ class ClusterNode:
             self.disconnected_since = None
 
     # -- held entries --------------------------------------------------------------------------
-
-    def held_paths(self) -> set[str]:
-        return set(self._by_path)
 
     def held_for(self, path: str) -> Held | None:
         return self._by_path.get(path)

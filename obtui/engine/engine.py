@@ -286,6 +286,7 @@ class Engine:
             buckets=buckets,
             metrics=self.metrics,
             history=self.history,
+            cluster=node.view if node is not None else None,
         )
         self.buckets, self.publisher = buckets, Publisher(sources, self._initial)
         self._parts = _Parts(ledger, buckets, dispatcher, intake, processor, self.publisher)

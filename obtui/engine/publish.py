@@ -18,6 +18,7 @@ from typing import Any
 
 from obtui.api.snapshot import (
     BreakerState,
+    ClusterView,
     EngineSnapshot,
     EngineState,
     QueueItem,
@@ -55,6 +56,8 @@ class Sources:
     buckets: Buckets
     metrics: MetricsCollector
     history: RunHistory
+    # Cluster mode only: the latest view of the cluster, read from Redis off the engine loop.
+    cluster: Callable[[], ClusterView] | None = None
 
 
 class Publisher:
@@ -133,6 +136,7 @@ class Publisher:
             recent_errors=tuple(e.history.recent_errors),
             directories=tuple(sorted(e.history.dirs.values(), key=lambda r: r.directory)),
             last_reload=e.reloader.last_reload,
+            cluster=e.cluster() if e.cluster is not None else None,
         )
 
     def publish(self) -> EngineSnapshot:

@@ -13,6 +13,8 @@ from obtui.api.control import ReloadDiff
 from obtui.api.snapshot import (
     BreakerState,
     BucketState,
+    ClusterHost,
+    ClusterView,
     DirReport,
     EngineSnapshot,
     ErrorSummary,
@@ -321,3 +323,22 @@ def sample_snapshot(**changes: Any) -> EngineSnapshot:
         last_reload="config reloaded at 04:12:09: rules changed: pdfs",
     )
     return dataclasses.replace(snap, **changes) if changes else snap
+
+
+def sample_cluster(**changes: Any) -> ClusterView:
+    """Three hosts (this one `alpha`, one gone), a lagging queue and two dead letters."""
+    view = ClusterView(
+        host="alpha",
+        redis="redis://:***@10.0.0.5:6379/0",
+        hosts=(
+            ClusterHost("alpha", True, NOW - 1.0, in_flight=2, done=812),
+            ClusterHost("bravo", True, NOW - 3.0, in_flight=4, done=1_204),
+            ClusterHost("charlie", False, NOW - 95.0, in_flight=0, done=377),
+        ),
+        stream_length=2_430,
+        lag=37,
+        pending=6,
+        dead=2,
+        taken_at=NOW - 0.5,
+    )
+    return dataclasses.replace(view, **changes) if changes else view

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
+from tests.tui.fakes import FakeEngine, sample_cluster, sample_snapshot
 from tests.tui.harness import SHOWN_THEMES, SNAPSHOT_CONFIG, build_app
 
 VALID_CONFIG = """\
@@ -38,10 +39,20 @@ class TestDashboard:
     def test_light_theme(self, snap_compare) -> None:
         assert snap_compare(build_app(theme="obtui-light"), terminal_size=(100, 30))
 
+    def test_cluster_host_100x34(self, snap_compare) -> None:
+        """A cluster host's dashboard: the Cluster pane below the others (this host first)."""
+        engine = FakeEngine(sample_snapshot(cluster=sample_cluster()))
+        assert snap_compare(build_app(engine), terminal_size=(100, 34))
+
 
 class TestScreens:
     def test_status(self, snap_compare) -> None:
         assert snap_compare(build_app(), terminal_size=(100, 30), press=["s"])
+
+    def test_status_cluster_host(self, snap_compare) -> None:
+        """`s` on a cluster host: the Cluster section below the circuit breakers (wide layout)."""
+        engine = FakeEngine(sample_snapshot(cluster=sample_cluster()))
+        assert snap_compare(build_app(engine), terminal_size=(130, 44), press=["s"])
 
     def test_errors_list(self, snap_compare) -> None:
         async def open_errors(pilot: Pilot) -> None:

@@ -1,4 +1,4 @@
-"""The main screen: four panes fed from the engine's snapshot by a poll timer this screen owns."""
+"""The main screen: four panes (five on a cluster host) fed from the engine's snapshot by a poll timer this screen owns."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from textual.widgets import Footer, Header
 
 from obtui.api.snapshot import EngineSnapshot
 from obtui.tui.screens.polling import SnapshotScreen
+from obtui.tui.widgets.cluster_pane import ClusterPane
 from obtui.tui.widgets.dirs_pane import DirsPane
 from obtui.tui.widgets.errors_pane import ErrorsPane
 from obtui.tui.widgets.metrics_pane import MetricsPane
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class DashboardScreen(SnapshotScreen):
-    """Metrics, queue, recent errors and directories. Polls `host.snapshot()` while visible."""
+    """Metrics, queue, recent errors, directories and, on a cluster host, the cluster. Polls `host.snapshot()` while visible."""
 
     app: ObtuiApp
 
@@ -39,6 +40,7 @@ class DashboardScreen(SnapshotScreen):
             with Horizontal(id="bottom-row"):
                 yield ErrorsPane(id="recent-errors", classes="pane")
                 yield DirsPane(id="dirs", classes="pane")
+            yield ClusterPane(id="cluster", classes="pane")  # shown only in cluster mode
         yield Footer(compact=True)
 
     def show(self, snap: EngineSnapshot, now: float) -> None:
@@ -48,6 +50,11 @@ class DashboardScreen(SnapshotScreen):
         self.query_one(QueuePane).show(snap, now)
         self.query_one(ErrorsPane).show(snap, now)
         self.query_one(DirsPane).show(snap, now)
+        panes = self.query_one("#panes", Vertical)
+        if panes.has_class("-cluster") != (snap.cluster is not None):
+            panes.set_class(snap.cluster is not None, "-cluster")  # shows the Cluster pane
+        if snap.cluster is not None:
+            self.query_one(ClusterPane).show(snap.cluster, now)
 
     @on(ErrorsPane.Selected)
     def _open_error(self, event: ErrorsPane.Selected) -> None:

@@ -1,4 +1,5 @@
-"""`s`: every figure of the snapshot, buckets, queue, breakers, config file and last reload."""
+"""`s`: every figure of the snapshot, buckets, queue, breakers, config file and last reload (and,
+on a cluster host, the cluster)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from obtui.api.snapshot import EngineSnapshot
 from obtui.config.units import format_clock, format_duration, format_size, format_span
 from obtui.tui import format as fmt
 from obtui.tui.screens.polling import SnapshotScreen
+from obtui.tui.widgets.cluster_pane import cluster_summary, heartbeat_words
 from obtui.tui.widgets.metrics_pane import uptime_seconds
 from obtui.tui.widgets.queue_pane import queue_counts
 
@@ -152,6 +154,27 @@ def breakers_section(snap: EngineSnapshot, now: float) -> Content:
     return _block(lines)
 
 
+def cluster_section(snap: EngineSnapshot, now: float) -> Content:
+    """Redis, the queue's figures and one line per host (`obtui --status --cluster`)."""
+    view = snap.cluster
+    if view is None:
+        return _block([])
+    lines = [_kv("Redis", view.redis), _kv("This host", view.host), cluster_summary(view)]
+    for h in sorted(view.hosts, key=lambda h: (h.name != view.host, h.name)):
+        lines.append(
+            Content.assemble(
+                (f"{'alive' if h.alive else 'gone':<6}", "$text-success" if h.alive else "$text-error"),
+                f"{h.name}{' (this host)' if h.name == view.host else ''}",
+                (
+                    f"  heartbeat {heartbeat_words(h, now)} · in flight {fmt.count(h.in_flight)}"
+                    f" · done {fmt.count(h.done)}",
+                    "$text-muted",
+                ),
+            )
+        )
+    return _block(lines)
+
+
 class StatusScreen(SnapshotScreen):
     """Everything the snapshot knows, refreshed while visible."""
 
@@ -168,7 +191,12 @@ class StatusScreen(SnapshotScreen):
             for n, column in enumerate(
                 (
                     (("engine", "Engine"), ("figures", "Figures")),
-                    (("buckets", "Buckets"), ("queue", "Queue"), ("breakers", "Circuit breakers")),
+                    (
+                        ("buckets", "Buckets"),
+                        ("queue", "Queue"),
+                        ("breakers", "Circuit breakers"),
+                        ("cluster", "Cluster"),
+                    ),
                 )
             ):
                 with Vertical(classes="status-column" + (" -second" if n else "")):
@@ -191,5 +219,9 @@ class StatusScreen(SnapshotScreen):
             ("buckets", buckets_section(snap)),
             ("queue", queue_section(snap, now)),
             ("breakers", breakers_section(snap, now)),
+            ("cluster", cluster_section(snap, now)),
         ):
             self.query_one(f"#status-{key}", Static).update(content)
+        cluster = self.query_one("#status-cluster", Static)
+        if cluster.display != (snap.cluster is not None):
+            cluster.display = snap.cluster is not None  # cluster mode only
