@@ -17,6 +17,7 @@ from textual.widgets import Static
 from obtui.api.snapshot import EngineSnapshot
 from obtui.config.model import ClusterConfig
 from obtui.hosting.process import EngineProcess
+from obtui.tracking.runtime_files import read_status
 from obtui.tui.app import ObtuiApp, make_app
 from obtui.tui.launch import _LazyStore
 from obtui.tui.screens.status import StatusScreen
@@ -75,6 +76,12 @@ def test_cluster_pane_shows_this_host_and_its_done_count(redis_server: Any, tmp_
             await until(pilot, lambda: (host_row(app, "alpha") or ())[4:] == ("3",), "done 3 for alpha")
             assert "lag 0" in summary(app) and "dead 0" in summary(app)
             assert pane.border_subtitle == redis_server.url
+
+            def status_done() -> Any:  # `obtui --status --json` reads this file (every 2 s)
+                cluster = ((read_status(state) or {}).get("snapshot") or {}).get("cluster") or {}
+                return [(h["name"], h["done"]) for h in cluster.get("hosts", [])] == [("alpha", 3)]
+
+            await until(pilot, status_done, "status.json with the cluster's figures")
 
             await pilot.press("s")  # the status screen has the same figures
             await until(pilot, lambda: isinstance(app.screen, StatusScreen), "the status screen")
