@@ -15,15 +15,17 @@ from typing import Any
 from textual.widgets import Static
 
 from obtui.api.snapshot import EngineSnapshot
+from obtui.cluster.protocol import Coordinator, connect
+from obtui.cluster.watch import ClusterWatch
 from obtui.config.model import ClusterConfig
 from obtui.hosting.process import EngineProcess
 from obtui.tracking.runtime_files import read_status
 from obtui.tui.app import ObtuiApp, make_app
 from obtui.tui.launch import _LazyStore
 from obtui.tui.screens.status import StatusScreen
-from obtui.tui.widgets.cluster_pane import ClusterPane
+from obtui.tui.widgets.cluster_pane import ClusterPane, cluster_summary
 from obtui.tui.widgets.keyed_table import KeyedTable
-from tests.helpers import engine_watching, make_config
+from tests.helpers import engine_watching, make_config, wait_for
 from tests.tui.fakes import sample_cluster, sample_snapshot
 from tests.tui.harness import THEMES
 
@@ -104,3 +106,30 @@ def test_single_host_snapshots_carry_no_cluster_and_the_view_travels() -> None:
     doc = snap.to_json()["cluster"]
     assert (doc["host"], doc["alive"], doc["lag"], doc["dead"]) == ("alpha", 2, 37, 2)
     assert [h["name"] for h in doc["hosts"]] == ["alpha", "bravo", "charlie"]
+
+
+def test_the_view_keeps_the_last_figures_and_says_why_while_redis_is_down(redis_server: Any) -> None:
+    async def announce() -> None:
+        r = connect(redis_server.url)
+        await Coordinator(r, "alpha", lease_ms=5000, max_deliveries=3).heartbeat(
+            {"in_flight": 1, "done": 7, "pid": 1}, 5000
+        )
+        await r.aclose()
+
+    asyncio.run(announce())
+    watch = ClusterWatch(redis_server.url, "alpha", interval=0.1)
+    watch.start()
+    try:
+        wait_for(lambda: watch().taken_at > 0, what="a first read of the cluster")
+        assert [(h.name, h.alive, h.in_flight, h.done) for h in watch().hosts] == [("alpha", True, 1, 7)]
+        assert watch().error is None
+        redis_server.stop()
+        view = wait_for(lambda: watch().error and watch(), what="the view to say Redis is down")
+        assert view.error.startswith("Redis unreachable")
+        assert [h.done for h in view.hosts] == [7]  # the last figures stay
+        assert "Redis unreachable" in str(cluster_summary(view))
+        redis_server.start()  # same port: the view recovers by itself
+        wait_for(lambda: watch().error is None, what="the view to recover after Redis restarted")
+    finally:
+        watch.stop()
+    assert not watch._thread.is_alive()
