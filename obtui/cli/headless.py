@@ -35,7 +35,8 @@ def status_line(snap: Any) -> str:
 def run_headless(
     config: Config, state_dir: Path, *, once: bool, cli_buckets: list[Path], verbose: bool = False
 ) -> int:
-    """Run until signalled (or caught up, with once). Exit code 0, 1 (files failed) or 2."""
+    """Run until signalled (or caught up, with once). Exit code 0; 1 when `once` and files failed;
+    2 when another runner holds the state dir (or a bucket)."""
     from obtui.engine.engine import Engine
     from obtui.hosting.inline import run_inline
     from obtui.tracking.runtime_files import RunnerLockedError
@@ -55,7 +56,9 @@ def run_headless(
         print(f"obtui: {exc}", file=sys.stderr)
         return 2
     print(status_line(engine.snapshot()), file=sys.stderr)
-    return code
+    # 1 is the answer of a catch-up run (cron: "some files failed"). A long-running runner that
+    # was asked to stop stopped gracefully: 0, or systemd marks the unit failed.
+    return code if once else 0
 
 
 def announce_stop(sig: signal.Signals, force: bool) -> None:
