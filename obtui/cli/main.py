@@ -85,12 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument(
         "--state-dir", type=Path, metavar="DIR", help="where records and status live (default: see below)"
     )
-    o.add_argument("--concurrency", type=int, metavar="N", help="processing workers (overrides [runner])")
+    o.add_argument("--concurrency", metavar="N", help="processing workers, 1 to 256 (overrides [runner])")
     o.add_argument(
         "--poll-seconds",
-        type=float,
         metavar="S",
-        help="poll every S seconds instead of native events (NFS, SMB)",
+        help='poll every S seconds (at least 0.1, or "2s") instead of native events (NFS, SMB); 0: native',
     )
     o.add_argument("-v", "--verbose", action="store_true", help="log every outcome on stderr (headless)")
     p.add_argument("--version", action="version", version=f"obtui {__version__}")
@@ -223,30 +222,12 @@ def _init_config(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """The effective config: file (or defaults) + CLI dirs + CLI overrides."""
-    import dataclasses
-
+    """The effective config: file (or defaults) + CLI dirs + CLI overrides, all checked alike."""
     from obtui.config.loader import load_config
+    from obtui.config.overrides import apply_cli
 
     config = load_config(args.config, required=args.config is not None)
-    missing = [d for d in args.dirs if not Path(d).expanduser().is_dir()]
-    if missing:
-        from obtui.config.errors import ConfigError, Problem
-
-        raise ConfigError(
-            [
-                Problem(None, None, None, "DIR", f"bucket folder {d} does not exist or is not a folder")
-                for d in missing
-            ]
-        )
-    config = config.with_buckets([Path(d) for d in args.dirs])
-    overrides = {}
-    if args.concurrency is not None:
-        overrides["concurrency"] = max(1, args.concurrency)
-    if args.poll_seconds is not None:
-        overrides["poll_seconds"] = max(0.0, args.poll_seconds)
-    if overrides:
-        config = dataclasses.replace(config, runner=dataclasses.replace(config.runner, **overrides))
+    config = apply_cli(config, list(args.dirs), concurrency=args.concurrency, poll_seconds=args.poll_seconds)
     config = _with_cluster(args, config)
     if config.cluster is not None:
         _unique_bucket_ids(config)

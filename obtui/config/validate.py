@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -240,19 +241,33 @@ def _buckets(checker: Checker, raw: Any, dirs: _Dirs, cluster_mode: bool = False
                 path=folder, recursive=recursive, poll_seconds=poll, line=checker.where(path)[0], id=bid
             )
         )
-    for b in out:
-        for outer in out:
-            if outer is not b and outer.recursive and outer.path in b.path.parents:
-                checker.error(
-                    ("buckets", seen[b.path], "path"),
-                    f"{b.path} is inside buckets[{seen[outer.path] + 1}] ({outer.path}), which is recursive, "
-                    "so its files would belong to two buckets; set recursive = false on the outer one "
-                    "or remove this entry",
-                )
-                break
+    for inner, outer in nested_buckets(out):
+        checker.error(
+            ("buckets", seen[inner.path], "path"),
+            nested_message(inner.path, f"buckets[{seen[outer.path] + 1}]", outer.path),
+        )
     if cluster_mode:
         check_bucket_ids(checker, tuple(out), seen)
     return tuple(out)
+
+
+def nested_buckets(buckets: Sequence[BucketConfig]) -> list[tuple[BucketConfig, BucketConfig]]:
+    """(inner, outer) for each bucket inside another, recursive, bucket (the first such outer)."""
+    pairs = []
+    for b in buckets:
+        for outer in buckets:
+            if outer is not b and outer.recursive and outer.path in b.path.parents:
+                pairs.append((b, outer))
+                break
+    return pairs
+
+
+def nested_message(inner: Path, outer_label: str, outer: Path) -> str:
+    """Why a bucket inside a recursive bucket is refused (config entries and CLI folders alike)."""
+    return (
+        f"{inner} is inside {outer_label} ({outer}), which is recursive, so its files would belong "
+        "to two buckets; set recursive = false on the outer one or remove this entry"
+    )
 
 
 def build_config(data: dict[str, Any], checker: Checker, base: Path, source: Path | None) -> Config:

@@ -119,13 +119,16 @@ class Reloader:
 
     async def reload_from_file(self, path: Path) -> bool:
         """Load `path` and apply it (with the CLI's buckets added). False when it was invalid."""
+        from obtui.config.overrides import with_cli_buckets
+
         try:
             config = await asyncio.to_thread(load_config, path, required=True)
+            config = with_cli_buckets(config, self._cli_buckets, must_exist=False)
         except ConfigError as exc:
             config_log.warning("config reload rejected: %s", exc)
             await self.record_config_error(str(exc), str(path))
             return False
-        self.apply(config.with_buckets(self._cli_buckets))
+        self.apply(config)
         return True
 
     async def follow(self, path: Path, interval: float = 1.0) -> None:
