@@ -217,7 +217,10 @@ def _init_config(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         print(f"obtui: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote the sample config to {written}; edit it, then run: obtui --check-config")
+    import shlex
+
+    check = "obtui --check-config" + (f" --config {shlex.quote(str(args.config))}" if args.config else "")
+    print(f"wrote the sample config to {written}; edit it, then run: {check}")
     return 0
 
 

@@ -48,6 +48,14 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
     return parse_config_text(text, file)
 
 
+def config_gone_message(path: Path) -> str:
+    """What a runner records when its config file disappears while it runs."""
+    return (
+        f"{path}: the config file was deleted (or moved away); the running rules stay in force "
+        "until a valid file is back at this path"
+    )
+
+
 def parse_config_text(text: str, source: Path | None = None) -> Config:
     """Validate TOML `text` into a Config, or raise ConfigError listing ALL problems found.
 
@@ -66,6 +74,10 @@ def parse_config_text(text: str, source: Path | None = None) -> Config:
     try:
         data = tomlkit.parse(text).unwrap()
     except ParseError as e:
+        from obtui.config.toml_hints import unclosed_string_message
+
+        if (open_string := unclosed_string_message(text)) and open_string[0] <= e.line:
+            raise ConfigError([Problem(file, open_string[0], None, "", open_string[1])]) from None
         raise ConfigError([Problem(file, e.line, e.col + 1, "", _syntax_message(e))]) from None
     except Exception as e:  # e.g. KeyAlreadyPresent, which carries no position
         line = _repeated_key_line(text)

@@ -22,12 +22,12 @@ from obtui.config.checks import (
     shown,
     size,
     str_list,
-    string,
 )
 from obtui.config.cluster import CLUSTER_KEYS, bucket_id, build_cluster, check_bucket_ids
 from obtui.config.globs import glob_checker
 from obtui.config.model import BucketConfig, Config, RunnerConfig, StoreConfig, UIConfig, default_rules
 from obtui.config.rules import RULE_KEYS, build_rules
+from obtui.config.themes import theme_name
 
 TOP_KEYS = ("runner", "buckets", "rules", "ui", "store", "cluster")
 BUCKET_KEYS = ("path", "recursive", "poll_seconds", "id")
@@ -281,7 +281,7 @@ def build_config(data: dict[str, Any], checker: Checker, base: Path, source: Pat
     rules = build_rules(checker, data.get("rules"), bucket_paths, dirs.existing, _owners(RULE_KEYS))
     ui_table = _table(checker, data, "ui")
     check_keys(checker, ui_table, ("ui",), UI_KEYS, "[ui]", elsewhere=_owners(UI_KEYS))
-    theme = checker.field(ui_table, ("ui",), "theme", string(what="a theme name"), UIConfig.theme)
+    theme = checker.field(ui_table, ("ui",), "theme", theme_name, UIConfig.theme)
     store_table = _table(checker, data, "store")
     check_keys(checker, store_table, ("store",), STORE_KEYS, "[store]", elsewhere=_owners(STORE_KEYS))
     keep = checker.field(store_table, ("store",), "keep", duration(positive=True), StoreConfig.keep)

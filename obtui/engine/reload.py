@@ -132,14 +132,28 @@ class Reloader:
         return True
 
     async def follow(self, path: Path, interval: float = 1.0) -> None:
-        """Poll the config file's mtime and reload when it changes."""
+        """Poll the config file's mtime; reload when it changes, and put it on record when the
+        file disappears (the running rules stay; the file coming back is a change like any other)."""
         last = _mtime(path)
+        if last is None:  # gone already between loading it and now
+            await self._config_gone(path)
         while True:
             await asyncio.sleep(interval)
             now = _mtime(path)
-            if now != last and now is not None:
-                last = now
+            if now == last:
+                continue
+            last = now
+            if now is None:
+                await self._config_gone(path)
+            else:
                 await self.reload_from_file(path)
+
+    async def _config_gone(self, path: Path) -> None:
+        from obtui.config.loader import config_gone_message
+
+        message = config_gone_message(path)
+        config_log.warning("%s", message)
+        await self.record_config_error(message, str(path))
 
 
 def _mtime(path: Path) -> int | None:

@@ -110,9 +110,17 @@ class ConfigSync:
         try:
             path = self.path
             sig = file_signature(path)
-            if path is None or sig is None or sig == self._seen:
+            if path is None or sig == self._seen:
                 return None
             self._seen = sig
+            if sig is None:  # deleted while running: on record at once, the running rules stay
+                from obtui.config.loader import config_gone_message
+
+                message = config_gone_message(path)
+                record = getattr(self.host, "record_config_error", None)
+                if record is not None:
+                    record(message, str(path))
+                return ConfigOutcome("file", path, error=message)
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:

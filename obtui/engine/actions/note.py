@@ -112,8 +112,8 @@ def _matches(grep: str | None, scan: TextScan) -> list[str]:
         return [*out, "No grep pattern for this rule.", ""]
     if not scan.match_count:
         return [*out, f"No line matches {code_span(grep)}.", ""]
-    lines = "line" if scan.match_count == 1 else "lines"
-    out += [f"{scan.match_count} {lines} match {code_span(grep)}:", ""]
+    lines = "matching line" if scan.match_count == 1 else "matching lines"
+    out += [f"{scan.match_count} {lines} for {code_span(grep)}:", ""]
     out.append(code_block(f"{number}: {text}" for number, text in scan.matches))
     if (more := scan.match_count - len(scan.matches)) > 0:
         out += ["", f"… {more} more"]

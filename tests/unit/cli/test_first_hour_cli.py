@@ -70,3 +70,99 @@ def test_13_4_nested_buckets_on_the_command_line_are_refused(tmp_path, buckets):
     assert r.returncode == 2 and f"is inside buckets[1] ({inc}), which is recursive" in r.stderr, r.stderr
     msg = _config_message(tmp_path, f'[[buckets]]\npath = "{inc}"\n[[buckets]]\npath = "{inc / "sub"}"\n')
     assert f"is inside buckets[1] ({inc}), which is recursive, so its files would belong to two" in msg
+
+
+def test_13_13_unterminated_string_in_the_users_words(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[runner]\nconcurrency = "2\nrescan_seconds = 60\n')
+    r = obtui("--check-config", "--config", str(cfg))
+    assert r.returncode == 2
+    assert f"{cfg}:2: string not closed on line 2" in r.stderr, r.stderr
+    assert "Control characters" not in r.stderr
+    cfg.write_text('[[rules]]\nname = "n"\npatterns = ["*"]\ngrep = """TODO\n')
+    r = obtui("--check-config", "--config", str(cfg))
+    assert r.returncode == 2 and "string not closed on line 4" in r.stderr, r.stderr
+    # A quote inside a comment or a closed string is not an open string.
+    cfg.write_text('# it"s fine\n[runner]\nignore = ["a\\"b"]\nconcurrency = [\n')
+    r = obtui("--check-config", "--config", str(cfg))
+    assert r.returncode == 2 and "string not closed" not in r.stderr, r.stderr
+
+
+def test_13_13_unknown_theme_fails_check_config(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[ui]\ntheme = "nope"\n')
+    r = obtui("--check-config", "--config", str(cfg))
+    assert r.returncode == 2 and f'{cfg}:2: ui.theme: unknown theme "nope"' in r.stderr, r.stderr
+    assert "obtui-dark" in r.stderr and "textual-dark" in r.stderr
+    for name in ("obtui-light", "nord", "textual-light"):
+        cfg.write_text(f'[ui]\ntheme = "{name}"\n')
+        r = obtui("--check-config", "--config", str(cfg))
+        assert r.returncode == 0 and f"UI theme: {name}" in r.stdout, r.stderr
+    # A theme file of the user's own counts (by the name it gives itself).
+    data = tmp_path / "xdg-data"
+    (data / "obtui" / "themes").mkdir(parents=True)
+    (data / "obtui" / "themes" / "mine.toml").write_text('name = "my-theme"\nprimary = "#112233"\n')
+    cfg.write_text('[ui]\ntheme = "my-theme"\n')
+    r = obtui("--check-config", "--config", str(cfg), env={"XDG_DATA_HOME": str(data)})
+    assert r.returncode == 0, r.stderr
+
+
+def test_13_13_textual_builtin_theme_list_is_current():
+    from textual.theme import BUILTIN_THEMES
+
+    from obtui.config.themes import TEXTUAL_BUILTIN_THEMES
+
+    assert set(TEXTUAL_BUILTIN_THEMES) == set(BUILTIN_THEMES)
+
+
+def test_13_13_init_config_hint_names_the_config_file(tmp_path):
+    cfg = tmp_path / "my dir" / "c.toml"
+    r = obtui("--init-config", "--config", str(cfg))
+    assert r.returncode == 0 and cfg.exists()
+    assert f"obtui --check-config --config '{cfg}'" in r.stdout, r.stdout
+    r = obtui("--init-config", env={"OBTUI_CONFIG": str(tmp_path / "d.toml")})
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("run: obtui --check-config"), r.stdout
+
+
+def test_13_13_note_says_1_matching_line(buckets):
+    inc, _, state = buckets
+    (inc / "one.txt").write_text("TODO once\nplain\n")
+    (inc / "two.txt").write_text("TODO a\nFIXME b\n")
+    r = obtui("--once", "--state-dir", str(state), str(inc))
+    assert r.returncode == 0, r.stderr
+    assert "1 matching line for `TODO|FIXME`:" in (inc / "one.obs.md").read_text()
+    assert "2 matching lines for `TODO|FIXME`:" in (inc / "two.obs.md").read_text()
+
+
+def test_13_13_deleted_config_is_recorded_at_once_and_rules_stay(tmp_path, buckets):
+    inc, _, state = buckets
+    cfg = tmp_path / "c.toml"
+    text = (
+        f'[[buckets]]\npath = "{inc}"\n[[rules]]\nname = "mine"\npatterns = ["*.txt"]\noutput_dir = "notes"\n'
+    )
+    cfg.write_text(text)
+    proc = start_headless(state, config=cfg)
+    try:
+        wait_for(lambda: runner_started(state, proc), what="runner start")
+        wait_for(lambda: (state / "status.json").exists(), what="status.json")
+        cfg.unlink()
+
+        def recorded() -> bool:
+            out = obtui("--errors", "--category", "Configuration", "--state-dir", str(state)).stdout
+            return "config file was deleted" in out and str(cfg) in out
+
+        wait_for(recorded, timeout=10, what="a Configuration error for the deleted file")
+        (inc / "a.txt").write_text("x\n")
+        wait_for(lambda: (inc / "notes" / "a.obs.md").exists(), what="the running rule still applied")
+        cfg.write_text(text.replace('"notes"', '"notes2"'))  # back: applied like any edit
+        n = iter(range(10**6))  # new content each time, so a write before the reload is not the last
+
+        def applied() -> bool:
+            (inc / "b.txt").write_text(f"y{next(n)}\n")
+            return (inc / "notes2" / "b.obs.md").exists()
+
+        wait_for(applied, interval=0.2, what="the restored config applied")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert proc.returncode == 0, headless_stderr(proc)
