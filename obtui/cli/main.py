@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q = p.add_argument_group("report options")
     q.add_argument("--since", metavar="WHEN", help="only records since: 30m, 24h, 7d, an ISO date, or 'all'")
-    q.add_argument("--limit", type=int, default=50, metavar="N", help="with --errors: at most N records (50)")
+    q.add_argument("--limit", type=int, metavar="N", help="with --errors: at most N records, N >= 1 (50)")
     q.add_argument("--category", metavar="NAME", help="with --errors: only this category (e.g. FileAccess)")
     q.add_argument("--json", action="store_true", help="print JSON instead of text")
     o = p.add_argument_group("settings")
@@ -149,9 +149,34 @@ def _state_dir(args: argparse.Namespace) -> Path:
     return Path(args.state_dir).expanduser().resolve() if args.state_dir else Path(default_state_dir())
 
 
+# Modes that each answer on their own; at most one may be given (--once implies --headless).
+MODES = ("headless", "report", "errors", "status", "metrics", "check_config", "init_config")
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def check_combination(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse (exit 2) modes that cannot combine and options their mode does not use, rather than
+    letting one silently win."""
+    given = [m for m in MODES if getattr(args, m)]
+    if args.once and "headless" not in given:
+        given.insert(0, "headless")
+    if len(given) > 1:
+        flags = [_flag(m) + (" (or --once)" if m == "headless" and args.once else "") for m in given]
+        parser.error(f"{' and '.join(flags)} cannot be combined: each is a mode of its own; choose one")
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit: expected a number of records of at least 1, got {args.limit}")
+    for option in ("limit", "category"):
+        if getattr(args, option) is not None and not args.errors:
+            parser.error(f"{_flag(option)} only applies to --errors")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_combination(args, parser)
     if args.once and not args.headless:
         args.headless = True  # --once only makes sense without a UI
     state_dir = _state_dir(args)
@@ -201,7 +226,8 @@ def _reports(args: argparse.Namespace, state_dir: Path) -> int:
     if args.report:
         return r.cmd_report(state_dir, since, args.json)
     if args.errors:
-        return r.cmd_errors(state_dir, since, args.limit, args.json, category=args.category)
+        limit = 50 if args.limit is None else args.limit
+        return r.cmd_errors(state_dir, since, limit, args.json, category=args.category)
     if args.status:
         return r.cmd_status(state_dir, args.json)
     return r.cmd_metrics(state_dir, args.json)

@@ -207,8 +207,19 @@ def cmd_errors(
         if r.recovery_attempted:
             outcome = "succeeded" if r.recovery_successful else "did not help"
             details.append(("recovery", f"{r.recovery_fallback or 'retried'} ({outcome})"))
+        details += _stderr_rows(r.context)
         write_rows(out, [(k, v) for k, v in details if v])
     return 0
+
+
+STDERR_LINES = 10
+
+
+def _stderr_rows(context: Any) -> list[tuple[str, str]]:
+    """The last lines of a command's stderr (what its suggestion points the user to)."""
+    tail = context.get("stderr_tail") if isinstance(context, dict) else None
+    lines = [line for line in str(tail or "").rstrip().splitlines() if line.strip()][-STDERR_LINES:]
+    return [("stderr" if i == 0 else "", line) for i, line in enumerate(lines)]
 
 
 # ---- --status ---------------------------------------------------------------------------------

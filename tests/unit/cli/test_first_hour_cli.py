@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.helpers import headless_stderr, obtui, runner_started, start_headless, wait_for
+from tests.helpers import headless_stderr, obtui, runner_started, start_headless, toml_str, wait_for
 
 
 def test_13_2_headless_sigterm_exits_0_after_failures(buckets):
@@ -166,3 +166,44 @@ def test_13_13_deleted_config_is_recorded_at_once_and_rules_stay(tmp_path, bucke
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     assert proc.returncode == 0, headless_stderr(proc)
+
+
+def test_13_12_errors_text_shows_the_stderr_tail(tmp_path, buckets):
+    inc, _, state = buckets
+    cfg = tmp_path / "c.toml"
+    script = "echo starting >&2; echo 'convert: bad header in input' >&2; exit 3"
+    cfg.write_text(
+        f'[[buckets]]\npath = "{inc}"\n[[rules]]\nname = "conv"\npatterns = ["*.bin"]\n'
+        f'action = "command"\ncommand = ["sh", "-c", {toml_str(script)}, "sh", "{{path}}"]\n'
+    )
+    (inc / "a.bin").write_bytes(b"data")
+    r = obtui("--once", "--config", str(cfg), "--state-dir", str(state))
+    assert r.returncode == 1, r.stderr
+    out = obtui("--errors", "--state-dir", str(state)).stdout
+    assert "stderr:" in out and "convert: bad header in input" in out and "starting" in out, out
+    assert "suggestion:" in out
+
+
+def test_13_12_limit_and_modes_are_checked(buckets):
+    _, _, state = buckets
+    for limit in ("0", "-3"):
+        r = obtui("--errors", "--limit", limit, "--state-dir", str(state))
+        assert r.returncode == 2 and "--limit: expected a number of records of at least 1" in r.stderr, (
+            r.stderr
+        )
+    r = obtui("--errors", "--limit", "1", "--state-dir", str(state))
+    assert r.returncode == 0, r.stderr
+    for modes in (
+        ["--report", "--errors"],
+        ["--status", "--report"],
+        ["--metrics", "--status"],
+        ["--once", "--report"],
+        ["--check-config", "--headless"],
+    ):
+        r = obtui(*modes, "--state-dir", str(state))
+        assert r.returncode == 2, (modes, r.stdout)
+        assert "cannot be combined" in r.stderr and modes[0] in r.stderr and modes[1] in r.stderr, r.stderr
+    assert obtui("--headless", "--once", "--check-config", "--state-dir", str(state)).returncode == 2
+    r = obtui("--report", "--limit", "5", "--state-dir", str(state))
+    assert r.returncode == 2 and "--limit only applies to --errors" in r.stderr, r.stderr
+    assert obtui("--headless", "--once", "--state-dir", str(state)).returncode == 2  # no buckets, not a combo
