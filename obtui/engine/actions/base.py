@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ class ActionContext:
     obtui_version: str = ""
     now_iso: str = ""
     env: dict[str, str] = field(default_factory=dict)  # extra environment for commands
+    # For a dropped folder: whether an entry (path relative to the bucket, is a folder) is one that
+    # obtui never takes as input (its own notes and result files, output and move folders, hidden
+    # and temporary names, configured ignores); the summary leaves those out.
+    never_input: Callable[[str, bool], bool] | None = None
 
 
 @dataclass

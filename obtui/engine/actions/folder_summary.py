@@ -1,13 +1,16 @@
 """The folder summary: one `<dirname>.obs.md` for a dropped folder (CONTEXT_TREE style).
 
 A tree of the folder (sorted, capped), file counters, grep matches across the folder (ripgrep,
-else grep, else Python) and the tags found in its text files. Hidden entries are left out.
+else grep, else Python) and the tags found in its text files. Hidden entries are left out, and so
+is everything obtui never takes as input (`ActionContext.never_input`): the notes and result
+files it writes for the folder's own files must not count as the folder's content.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,20 +62,30 @@ class FolderWalk:
     tag_bytes: int = 0
 
 
-def _entries(path: str) -> list[tuple[os.DirEntry[str], bool]]:
+def _scandir(path: str) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as it:
-            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError:
         return []
+
+
+Skip = Callable[[str, bool], bool]  # (path relative to the walked folder, is a folder) -> leave out
+
+
+def _entries(path: str, base: str, skip: Skip | None) -> list[tuple[os.DirEntry[str], bool]]:
+    entries = [
+        e for e in _scandir(path) if skip is None or not skip(base + e.name, e.is_dir(follow_symlinks=False))
+    ]
     return [(e, i == len(entries) - 1) for i, e in enumerate(entries)]
 
 
-def walk_folder(root: Path, cap: int = MAX_TREE) -> FolderWalk:
+def walk_folder(root: Path, cap: int = MAX_TREE, skip: Skip | None = None) -> FolderWalk:
     """Walk `root` depth-first in name order (iteratively: deep trees are fine), drawing the tree,
-    classifying regular files as text/binary and collecting tags. Symlinks are not followed."""
+    classifying regular files as text/binary and collecting tags. Symlinks are not followed;
+    entries for which `skip` says so are left out (a left-out folder with all it holds)."""
     walk = FolderWalk()
-    stack = [(iter(_entries(str(root))), "", "")]
+    stack = [(iter(_entries(str(root), "", skip)), "", "")]
     while stack:
         entries, prefix, base = stack[-1]
         item = next(entries, None)
@@ -90,7 +103,13 @@ def walk_folder(root: Path, cap: int = MAX_TREE) -> FolderWalk:
         rel = base + entry.name
         if is_dir:
             walk.dirs += 1
-            stack.append((iter(_entries(entry.path)), prefix + ("    " if last else "│   "), rel + "/"))
+            stack.append(
+                (
+                    iter(_entries(entry.path, rel + "/", skip)),
+                    prefix + ("    " if last else "│   "),
+                    rel + "/",
+                )
+            )
         elif entry.is_file(follow_symlinks=False):
             _classify(walk, entry, rel)
         else:
@@ -123,11 +142,14 @@ def write_folder_note(ctx: ActionContext) -> ActionResult:
     (by default next to the folder). Sync; runs in a worker thread."""
     folder = ctx.facts.path
     pattern = compile_grep(ctx.rule.grep)
-    walk = walk_folder(folder)
+    never_input = ctx.never_input
+    skip = (lambda rel, is_dir: never_input(f"{ctx.rel}/{rel}", is_dir)) if never_input else None
+    walk = walk_folder(folder, skip=skip)
     found = FolderGrep(tool="")
     if pattern is not None and ctx.rule.grep:
         timeout = min(ctx.rule.timeout, GREP_TIMEOUT)
-        found = grep_folder(folder, ctx.rule.grep, pattern, walk.text_files, timeout)
+        only = {rel for rel, _ in walk.text_files} if skip else None
+        found = grep_folder(folder, ctx.rule.grep, pattern, walk.text_files, timeout, only=only)
     source = str(folder)
     text = render_folder_note(ctx, walk, found)
     out = write_note_file(ctx.output_dir, note_names(folder.name, source, stem=folder.name), source, text)

@@ -201,7 +201,9 @@ def _tool_argv(tool: str, regex: str) -> list[str]:
     return ["grep", "-rnsIHZP", "--color=never", "--exclude=.*", "--exclude-dir=.?*", "-e", regex, "--", "."]
 
 
-def _run_tool(tool: str, folder: Path, regex: str, timeout: float) -> FolderGrep:
+def _run_tool(
+    tool: str, folder: Path, regex: str, timeout: float, only: set[str] | None = None
+) -> FolderGrep:
     """Run one external grep; raises RuntimeError (with a reason) when it fails."""
     import heapq
     import subprocess
@@ -225,7 +227,7 @@ def _run_tool(tool: str, folder: Path, regex: str, timeout: float) -> FolderGrep
     result = FolderGrep(tool=tool)
     try:
         assert proc.stdout is not None
-        result.matches = heapq.nsmallest(MAX_LISTED, _parse_rows(proc.stdout, result))
+        result.matches = heapq.nsmallest(MAX_LISTED, _parse_rows(proc.stdout, result, only))
         assert proc.stderr is not None
         err = proc.stderr.read(4096).decode("utf-8", "replace").strip()
         code = proc.wait()
@@ -243,22 +245,35 @@ def _run_tool(tool: str, folder: Path, regex: str, timeout: float) -> FolderGrep
     return result
 
 
-def _parse_rows(stream: IO[bytes], result: FolderGrep) -> Iterator[tuple[str, int, str]]:
-    """`path\0line:text` rows (rg -0 / grep -Z), counted into `result` as they pass."""
+def _parse_rows(
+    stream: IO[bytes], result: FolderGrep, only: set[str] | None = None
+) -> Iterator[tuple[str, int, str]]:
+    """`path\0line:text` rows (rg -0 / grep -Z), counted into `result` as they pass (those of
+    files in `only`, when given)."""
     while raw := stream.readline(MAX_PIECE):
         name, sep, rest = raw.partition(b"\0")
         number, sep2, text = rest.partition(b":")
         if not sep or not sep2 or not number.isdigit():
             continue  # the tail of an overlong line
+        rel = os.fsdecode(name).removeprefix("./")
+        if only is not None and rel not in only:
+            continue
         result.count += 1
-        yield os.fsdecode(name).removeprefix("./"), int(number), clip(text.decode("utf-8", "replace"))
+        yield rel, int(number), clip(text.decode("utf-8", "replace"))
 
 
 def grep_folder(
-    folder: Path, regex: str, pattern: re.Pattern[str], text_files: list[tuple[str, int]], timeout: float
+    folder: Path,
+    regex: str,
+    pattern: re.Pattern[str],
+    text_files: list[tuple[str, int]],
+    timeout: float,
+    *,
+    only: set[str] | None = None,
 ) -> FolderGrep:
     """Grep `folder` with ripgrep if on PATH, else GNU grep, else Python over `text_files`
-    ((rel path, size) pairs, sorted). A tool that fails is noted in `fallbacks` and the next tried."""
+    ((rel path, size) pairs, sorted). A tool that fails is noted in `fallbacks` and the next tried.
+    With `only`, matches in files whose relative path is not in it are left out (not counted)."""
     import shutil
 
     fallbacks: list[str] = []
@@ -266,7 +281,7 @@ def grep_folder(
         if shutil.which(tool) is None:
             continue
         try:
-            found = _run_tool(tool, folder, regex, timeout)
+            found = _run_tool(tool, folder, regex, timeout, only)
         except RuntimeError as exc:
             fallbacks.append(str(exc))
             continue

@@ -196,6 +196,7 @@ class Processor:
     def _context(self, job: Job, match: Match, facts: FileFacts) -> ActionContext:
         bucket = Path(job.bucket)
         out = resolve_output_dir(bucket, Path(job.path), job.rel, match.rule.output_dir)
+        matcher = self._matcher()
         return ActionContext(
             facts=facts,
             bucket=bucket,
@@ -207,6 +208,9 @@ class Processor:
             obtui_version=__version__,
             now_iso=now_iso(),
             env=job.env,
+            never_input=(lambda rel, is_dir: matcher.ignored(job.bucket, rel, is_dir))
+            if job.is_dir
+            else None,
         )
 
     async def _run_action(self, ctx: ActionContext) -> ActionResult:

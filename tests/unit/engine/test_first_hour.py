@@ -1,0 +1,56 @@
+"""Issue 13 (the first hour), engine points, on the real binary with real folders and processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tests.helpers import headless_stderr, runner_started, start_headless, toml_str, wait_for
+
+
+def _config(tmp_path: Path, bucket: Path, rules: str) -> Path:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"[[buckets]]\npath = {toml_str(bucket)}\n{rules}")
+    return cfg
+
+
+def _stop(proc) -> None:  # type: ignore[no-untyped-def]
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    assert proc.returncode == 0, headless_stderr(proc)
+
+
+def test_13_1_folder_summary_ignores_own_notes(tmp_path, buckets):
+    inc, _, state = buckets
+    cfg = _config(
+        tmp_path,
+        inc,
+        '[[rules]]\nname = "all"\npatterns = ["*"]\nfolder_summary = true\nresult_json = true\n',
+    )
+    # A folder as a previous run left it: obtui's notes and result files beside the inputs (with
+    # TODOs of their own) and a hidden file. Only readme.txt and src/main.py count.
+    proj = tmp_path / "staging" / "proj"
+    (proj / "src").mkdir(parents=True)
+    (proj / "readme.txt").write_text("hello\nTODO: one thing\n")
+    (proj / "src" / "main.py").write_text("print('hi')\n")
+    (proj / "readme.obs.md").write_text("# readme\n1: TODO: one thing\nTODO again\n")
+    (proj / "src" / "main.obs.md").write_text("# main TODO\n")
+    (proj / "readme.txt.result.json").write_text('{"note": "TODO"}\n')
+    (proj / ".hidden").write_text("TODO\n")
+    proc = start_headless(state, config=cfg)
+    try:
+        wait_for(lambda: runner_started(state, proc), what="runner start")
+        wait_for(lambda: (state / "status.json").exists(), what="watching")
+        os.rename(proj, inc / "proj")
+        summary = inc / "proj.obs.md"
+        wait_for(summary.exists, what="the folder summary")
+        wait_for(lambda: (inc / "proj" / "src" / "main.py.result.json").exists(), what="inner files done")
+    finally:
+        _stop(proc)
+    text = summary.read_text()
+    assert "\nfiles: 2\n" in text and "\ngrep_matches: 1\n" in text, text
+    assert "readme.txt" in text and "main.py" in text
+    for own in ("readme.obs.md", "main.obs.md", "result.json", ".hidden"):
+        assert own not in text.split("\n---\n", 1)[1], (own, text)
