@@ -347,10 +347,15 @@ def _run(args: argparse.Namespace, state_dir: Path, parser: argparse.ArgumentPar
     except ConfigError as exc:
         print(f"obtui: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
+    from obtui.config.advice import config_warnings
+
+    warnings = config_warnings(config)
     if args.check_config:
         from obtui.config.describe import describe_config
 
         print(describe_config(config))
+        for warning in warnings:
+            print(f"obtui: warning: {warning}", file=sys.stderr)
         return 0
     if args.once and config.cluster is not None:
         print(
@@ -360,6 +365,8 @@ def _run(args: argparse.Namespace, state_dir: Path, parser: argparse.ArgumentPar
             file=sys.stderr,
         )
         return 2
+    for warning in warnings:  # a runner says it too, once, at start (the log keeps it)
+        print(f"obtui: warning: {warning}", file=sys.stderr)
     if not config.buckets:
         print(
             "obtui: no bucket folders to watch.\n"

@@ -207,3 +207,25 @@ def test_13_12_limit_and_modes_are_checked(buckets):
     r = obtui("--report", "--limit", "5", "--state-dir", str(state))
     assert r.returncode == 2 and "--limit only applies to --errors" in r.stderr, r.stderr
     assert obtui("--headless", "--once", "--state-dir", str(state)).returncode == 2  # no buckets, not a combo
+
+
+def test_13_11_folder_summary_with_file_patterns_warns(tmp_path, buckets):
+    inc, _, state = buckets
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[rules]]\nname = "docs"\npatterns = ["*.txt", "*.md"]\nfolder_summary = true\n')
+    r = obtui("--check-config", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "warning: rules[1] (docs) (line 1): folder_summary = true does nothing here" in r.stderr, r.stderr
+    # And a runner says so at start (it still runs).
+    (inc / "proj").mkdir()
+    (inc / "proj" / "a.txt").write_text("x\n")
+    r = obtui("--once", "--config", str(cfg), "--state-dir", str(state), str(inc))
+    assert r.returncode == 0 and "folder_summary = true does nothing here" in r.stderr, r.stderr
+    assert (inc / "proj" / "a.obs.md").exists() and not (inc / "proj.obs.md").exists()
+    # Patterns that match folders: no warning, and the summary is written.
+    for patterns in ('["*"]', '["*/", "*.txt"]', '["proj*/"]'):
+        cfg.write_text(f'[[rules]]\nname = "docs"\npatterns = {patterns}\nfolder_summary = true\n')
+        r = obtui("--check-config", "--config", str(cfg))
+        assert r.returncode == 0 and "warning" not in r.stderr, (patterns, r.stderr)
+    r = obtui("--once", "--config", str(cfg), "--state-dir", str(tmp_path / "s2"), str(inc))
+    assert r.returncode == 0 and (inc / "proj.obs.md").exists(), r.stderr
