@@ -102,6 +102,7 @@ def manifest_to_json(e: ManifestEntry) -> dict[str, Any]:
         "inode": e.inode,
         "rule": e.rule,
         "record_id": e.record_id,
+        "output_path": e.output_path,
     }
 
 
@@ -118,6 +119,7 @@ def manifest_from_json(d: dict[str, Any]) -> ManifestEntry:
         inode=d.get("inode", 0),
         rule=d.get("rule", ""),
         record_id=d.get("record_id", ""),
+        output_path=d.get("output_path"),
     )
 
 

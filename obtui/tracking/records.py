@@ -65,6 +65,9 @@ class ManifestEntry:
     rule: str = ""
     record_id: str = ""  # the success or error record that settled it
     moved_to: str | None = None  # where the post-action (move:DIR) put the file
+    # Read with the entry (from its success record, not stored in the manifest): the output that
+    # success wrote, if any. A settled file whose output is gone is processed again.
+    output_path: str | None = None
 
 
 @dataclass(frozen=True)

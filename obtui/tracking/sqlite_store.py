@@ -37,6 +37,13 @@ MANIFEST_COLS = "path, bucket, sha256, status, processed_at, size, mtime_ns, ino
 _REPLACE_MANIFEST = (
     f"INSERT OR REPLACE INTO manifest({MANIFEST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
 )
+# The manifest entry with the output its success record names (LEFT JOIN on the primary key);
+# read with `_joined`.
+_MANIFEST_JOINED = (
+    "SELECT "
+    + ", ".join(f"m.{c.strip()}" for c in MANIFEST_COLS.split(","))
+    + ", s.output_path FROM manifest m LEFT JOIN successes s ON s.record_id = m.record_id"
+)
 
 Item = tuple[SuccessRecord | ErrorRecord, ManifestEntry | None]
 
@@ -55,6 +62,13 @@ def manifest_row(row: tuple[Any, ...]) -> ManifestEntry:
         py_text(path), py_text(bucket), sha, ManifestStatus(status), processed_at, size, mtime_ns, inode,
         rule, record_id, py_text(moved_to),
     )  # fmt: skip
+
+
+def _joined(row: tuple[Any, ...]) -> ManifestEntry:
+    """A ManifestEntry from a row of `_MANIFEST_JOINED` (with the output its record names)."""
+    n = MANIFEST_COLS.count(",") + 1
+    output = row[n]
+    return replace(manifest_row(row[:n]), output_path=py_text(output) if output is not None else None)
 
 
 def _dumps(d: dict[str, Any]) -> str:
@@ -275,12 +289,8 @@ class SQLiteStore:
 
     def manifest_get(self, path: str) -> ManifestEntry | None:
         """The entry for `path`, or None."""
-        row = (
-            self._reader()
-            .execute(f"SELECT {MANIFEST_COLS} FROM manifest WHERE path = ?", (db_text(path),))
-            .fetchone()
-        )
-        return manifest_row(row) if row else None
+        row = self._reader().execute(f"{_MANIFEST_JOINED} WHERE m.path = ?", (db_text(path),)).fetchone()
+        return _joined(row) if row else None
 
     def manifest_get_many(self, paths: list[str]) -> dict[str, ManifestEntry]:
         """The entries of those `paths` that have one, by path."""
@@ -288,15 +298,15 @@ class SQLiteStore:
         for i in range(0, len(paths), _CHUNK):
             chunk = [db_text(p) for p in paths[i : i + _CHUNK]]
             marks = ",".join("?" * len(chunk))
-            for row in con.execute(f"SELECT {MANIFEST_COLS} FROM manifest WHERE path IN ({marks})", chunk):
-                e = manifest_row(row)
+            for row in con.execute(f"{_MANIFEST_JOINED} WHERE m.path IN ({marks})", chunk):
+                e = _joined(row)
                 found[e.path] = e
         return found
 
     def manifest_pending(self) -> list[ManifestEntry]:
         """Entries whose post-action is still to be carried out (status POST_PENDING)."""
-        sql = f"SELECT {MANIFEST_COLS} FROM manifest WHERE status = 'post_pending' ORDER BY processed_at"
-        return [manifest_row(r) for r in self._reader().execute(sql)]
+        sql = f"{_MANIFEST_JOINED} WHERE m.status = 'post_pending' ORDER BY m.processed_at"
+        return [_joined(r) for r in self._reader().execute(sql)]
 
     # ---- record reads -------------------------------------------------------------------------
 

@@ -174,7 +174,14 @@ class Processor:
 
     @staticmethod
     def _unchanged(entry: ManifestEntry | None, facts: FileFacts) -> bool:
-        return entry is not None and entry.sha256 == facts.sha256
+        """Nothing to do: this content is settled here with its output still present, or its
+        record committed and only the post-action is left (a crash). A changed file, a moved or
+        deleted one dropped again (consumed) and one whose recorded output is gone are processed."""
+        from obtui.engine.pipeline.scanner import settled
+
+        if entry is None or entry.sha256 != facts.sha256:
+            return False
+        return entry.status == ManifestStatus.POST_PENDING or settled(entry)
 
     def _note_sync(
         self, job: Job, match: Match, seen: dict[str, FileFacts]

@@ -65,11 +65,22 @@ def _walk(
             stack.extend(reversed(subdirs))
 
 
+def output_gone(entry: ManifestEntry) -> bool:
+    """The output the settling success recorded no longer exists (deleted, or its bucket was
+    deleted and created again): the file is to be processed again, manifest match or not."""
+    return entry.output_path is not None and not os.path.lexists(entry.output_path)
+
+
+def settled(entry: ManifestEntry | None) -> bool:
+    """Done or failed at this path, with its recorded output (if any) still there."""
+    return entry is not None and entry.status in SETTLED and not output_gone(entry)
+
+
 def unchanged(entry: ManifestEntry | None, st: os.stat_result) -> bool:
     """True when the manifest already settled this exact file (same stat), so no hashing needed."""
     return (
-        entry is not None
-        and entry.status in SETTLED
+        settled(entry)
+        and entry is not None
         and entry.size == st.st_size
         and entry.mtime_ns == st.st_mtime_ns
         and entry.inode == st.st_ino
@@ -104,7 +115,7 @@ def scan_bucket(
         for path, rel, st, is_dir in batch:
             entry = entries.get(path)
             if is_dir:
-                if entry is None or entry.status not in SETTLED:
+                if not settled(entry):
                     out.append(Candidate(path, rel, now - st.st_mtime < recent_seconds, True))
                 continue
             if unchanged(entry, st):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
-from tests.helpers import headless_stderr, runner_started, start_headless, toml_str, wait_for
+from tests.helpers import db_rows, headless_stderr, obtui, runner_started, start_headless, toml_str, wait_for
 
 
 def _config(tmp_path: Path, bucket: Path, rules: str) -> Path:
@@ -54,3 +55,38 @@ def test_13_1_folder_summary_ignores_own_notes(tmp_path, buckets):
     assert "readme.txt" in text and "main.py" in text
     for own in ("readme.obs.md", "main.obs.md", "result.json", ".hidden"):
         assert own not in text.split("\n---\n", 1)[1], (own, text)
+
+
+def test_13_7_file_whose_output_was_deleted_is_processed_again(tmp_path, buckets):
+    inc, _, state = buckets
+    (inc / "a.txt").write_text("TODO keep me\n")
+    (inc / "b.txt").write_text("untouched\n")
+
+    def once() -> None:
+        r = obtui("--once", "--state-dir", str(state), str(inc))
+        assert r.returncode == 0, r.stderr
+
+    def successes(name: str) -> int:
+        return db_rows(state, "select count(*) from successes where file_path = ?", str(inc / name))[0][0]
+
+    once()
+    assert successes("a.txt") == 1 and successes("b.txt") == 1
+    once()  # the manifest matches and the notes exist: nothing again
+    assert successes("a.txt") == 1 and successes("b.txt") == 1
+    # The bucket deleted and created again, the same file dropped in: its note is gone, so it runs.
+    shutil.rmtree(inc)
+    inc.mkdir()
+    (inc / "a.txt").write_text("TODO keep me\n")
+    once()
+    assert (inc / "a.obs.md").exists() and successes("a.txt") == 2
+    # Live (the processor's own check, not only the scan's): delete a note, write the same content.
+    proc = start_headless(state, inc)
+    try:
+        wait_for(lambda: runner_started(state, proc), what="runner start")
+        wait_for(lambda: (state / "status.json").exists(), what="watching")
+        (inc / "a.obs.md").unlink()
+        (inc / "a.txt").write_text("TODO keep me\n")
+        wait_for(lambda: (inc / "a.obs.md").exists(), what="the note written again")
+        wait_for(lambda: successes("a.txt") == 3, what="a third success record")
+    finally:
+        _stop(proc)
