@@ -13,10 +13,12 @@ import os
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from obtui.api.snapshot import BucketState, BucketStateName, ScanProgress
 from obtui.config.model import BucketConfig, Config
+from obtui.engine.bucket_locks import BucketLockedError, BucketLocks
 from obtui.engine.errors import BucketMissingError
 from obtui.engine.jobs import ScanReason
 from obtui.engine.pipeline.metrics import MetricsCollector
@@ -28,6 +30,8 @@ from obtui.engine.seams import OutcomeLedger
 from obtui.tracking.records import ErrorRecord
 
 log = logging.getLogger("obtui.engine")
+
+_LOCKED_SUGGESTION = "Stop the other runner; this one then takes the bucket over by itself."
 
 
 @dataclass
@@ -52,8 +56,10 @@ class Buckets:
         metrics: MetricsCollector,
         once: bool,
         hooks: BucketHooks,
+        locks: BucketLocks | None = None,
     ) -> None:
         self._config = config
+        self._locks = locks or BucketLocks(Path("."), enabled=False)
         self._matcher = matcher
         self._ledger = ledger
         self._metrics = metrics
@@ -118,6 +124,11 @@ class Buckets:
         if not os.path.isdir(path):
             self.bucket_gone(path)
             return
+        try:
+            self._locks.take(path)  # a bucket added by a reload, or back after a deletion
+        except BucketLockedError as exc:  # waited for (quietly) like a missing bucket
+            self.bucket_gone(path, str(exc), code="EBUSY", suggestion=_LOCKED_SUGGESTION)
+            return
         poll = b.poll_seconds if b.poll_seconds is not None else self._config().runner.poll_seconds
         w = BucketWatcher(
             path,
@@ -136,6 +147,7 @@ class Buckets:
         self.request_scan(path, reason)
 
     def _stop_bucket(self, bucket: str) -> None:
+        self._locks.release(bucket)
         w = self.watchers.pop(bucket, None)
         if w:
             w.stop()
@@ -149,8 +161,11 @@ class Buckets:
         self._stop_bucket(bucket)
         self.missing.pop(bucket, None)
 
-    def bucket_gone(self, bucket: str, message: str | None = None) -> None:
-        """The bucket folder vanished (or cannot be watched): put it on record, wait for it."""
+    def bucket_gone(
+        self, bucket: str, message: str | None = None, *, code: str = "ENOENT", suggestion: str | None = None
+    ) -> None:
+        """The bucket folder vanished (or cannot be watched, or another runner holds it): put it
+        on record, wait for it."""
         if bucket in self.missing:
             return
         self._stop_bucket(bucket)
@@ -159,7 +174,8 @@ class Buckets:
         msg = message or f"bucket {bucket} is missing (deleted?); watching for it to come back"
         self.missing[bucket] = msg
         log.warning("%s", msg)
-        rec = error_record(BucketMissingError(msg, code="ENOENT"), path=None, bucket=bucket, rule=None)
+        exc = BucketMissingError(msg, code=code, suggestion=suggestion)
+        rec = error_record(exc, path=None, bucket=bucket, rule=None)
         self._spawn(self._hooks.record_error(rec))
         self._spawn(self._wait_for_bucket(bucket))
 
@@ -171,6 +187,10 @@ class Buckets:
                 self.missing.pop(bucket, None)
                 return
             if os.path.isdir(bucket):
+                try:
+                    self._locks.take(bucket)
+                except BucketLockedError:
+                    continue  # another runner still has it
                 self.missing.pop(bucket, None)
                 log.info("bucket %s is back; watching again", bucket)
                 self.start_bucket(cfg, "bucket-added")

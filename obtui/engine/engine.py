@@ -19,6 +19,7 @@ from typing import Any
 from obtui.api.control import ReloadDiff
 from obtui.api.snapshot import EngineSnapshot, EngineState
 from obtui.config.model import Config, RunnerConfig
+from obtui.engine.bucket_locks import BucketLocks
 from obtui.engine.buckets import BucketHooks, Buckets
 from obtui.engine.history import RunHistory
 from obtui.engine.jobs import Job
@@ -60,6 +61,9 @@ class Engine:
         self.metrics = MetricsCollector()
         self.history = RunHistory()
         self.reloader = Reloader(config, list(cli_buckets or []))
+        # One runner per bucket, unless cluster mode shares buckets between runners.
+        cluster = getattr(getattr(config, "cluster", None), "enabled", False)
+        self.bucket_locks = BucketLocks(self.state_dir, enabled=not cluster)
         self._follow_config = follow_config
         self._initial = EngineSnapshot(run_id=self.run_id, pid=os.getpid(), started_at=time.time())
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,6 +172,11 @@ class Engine:
             stop.set()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock = acquire_runner_lock(self.state_dir)
+        try:
+            self.bucket_locks.take_all([str(b.path) for b in self.config.buckets])
+        except BaseException:
+            lock.close()
+            raise
         store = SQLiteStore(self.state_dir)
         writer = RecordWriter(store)
         writer.start()
@@ -212,6 +221,7 @@ class Engine:
             await self._shutdown(parts, writer, node)
             alarm.uninstall()
             store.close()
+            self.bucket_locks.release_all()
             lock.close()
         return 1 if self.history.failed_this_run else 0
 
@@ -224,6 +234,7 @@ class Engine:
             ledger=ledger,
             metrics=self.metrics,
             once=self.once,
+            locks=self.bucket_locks,
             hooks=BucketHooks(
                 on_events=lambda batch: intake.on_events(batch),
                 forget=lambda bucket: intake.forget_bucket(bucket),

@@ -90,3 +90,38 @@ def test_13_7_file_whose_output_was_deleted_is_processed_again(tmp_path, buckets
         wait_for(lambda: successes("a.txt") == 3, what="a third success record")
     finally:
         _stop(proc)
+
+
+def test_13_8_second_runner_on_a_bucket_refuses_naming_the_first(tmp_path, buckets):
+    inc, other, state = buckets
+    cfg = _config(
+        tmp_path,
+        inc,
+        '[[rules]]\nname = "count"\npatterns = ["*.txt"]\naction = "command"\n'
+        f'command = ["sh", "-c", "echo run >> {tmp_path}/runs.log", "sh", "{{path}}"]\n'
+        'on_success = "move:processed/"\n',
+    )
+    first = start_headless(state, config=cfg)
+    try:
+        wait_for(lambda: runner_started(state, first), what="first runner")
+        # Another state dir, the same bucket (also through a symlink): refused, exit 2, naming the first.
+        (tmp_path / "link").symlink_to(inc)
+        for bucket in (inc, tmp_path / "link"):
+            r = obtui("--headless", "--state-dir", str(tmp_path / "state2"), str(bucket), timeout=30)
+            assert r.returncode == 2, r.stderr
+            assert f"pid {first.pid}, state dir {state}" in r.stderr, r.stderr
+            assert f"already processing the bucket {inc}" in r.stderr and "Traceback" not in r.stderr
+        r = obtui("--once", "--config", str(cfg), "--state-dir", str(tmp_path / "state3"), timeout=30)
+        assert r.returncode == 2 and f"pid {first.pid}" in r.stderr, r.stderr
+        # Another bucket is fine; the refused runners left no lock behind on it.
+        r = obtui("--once", "--state-dir", str(tmp_path / "state2"), str(other), timeout=30)
+        assert r.returncode == 0, r.stderr
+        for i in range(20):
+            (inc / f"f{i}.txt").write_text(f"{i}\n")
+        wait_for(lambda: len(list((inc / "processed").glob("*.txt"))) == 20, what="20 files moved")
+    finally:
+        _stop(first)
+    assert (tmp_path / "runs.log").read_text().count("run") == 20
+    # Once the first is gone, the bucket is free again.
+    r = obtui("--once", "--state-dir", str(tmp_path / "state2"), str(inc), timeout=30)
+    assert r.returncode == 0, r.stderr
