@@ -19,6 +19,7 @@ from typing import Any
 from obtui.api.control import ReloadDiff
 from obtui.api.snapshot import EngineSnapshot, EngineState
 from obtui.config.model import Config, RunnerConfig
+from obtui.engine.actions.post import reserve
 from obtui.engine.bucket_locks import BucketLocks
 from obtui.engine.buckets import BucketHooks, Buckets
 from obtui.engine.history import RunHistory
@@ -330,6 +331,8 @@ class Engine:
         for entry in await asyncio.to_thread(ledger.unfinished):
             rel = rel_of(entry.bucket, entry.path)
             if rel is not None and os.path.lexists(entry.path):
+                if entry.recorded_path and entry.recorded_path != entry.path:
+                    reserve(Path(entry.recorded_path))  # the move's name, before a new file takes it
                 dispatcher.requeue_front(Job(entry.path, entry.bucket, rel, "resume"))
 
     async def _start_requests(self, parts: _Parts, store: SQLiteStore, writer: RecordWriter) -> None:

@@ -103,6 +103,7 @@ def manifest_to_json(e: ManifestEntry) -> dict[str, Any]:
         "rule": e.rule,
         "record_id": e.record_id,
         "output_path": e.output_path,
+        "recorded_path": e.recorded_path,
     }
 
 
@@ -120,6 +121,7 @@ def manifest_from_json(d: dict[str, Any]) -> ManifestEntry:
         rule=d.get("rule", ""),
         record_id=d.get("record_id", ""),
         output_path=d.get("output_path"),
+        recorded_path=d.get("recorded_path"),
     )
 
 

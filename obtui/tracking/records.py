@@ -65,9 +65,11 @@ class ManifestEntry:
     rule: str = ""
     record_id: str = ""  # the success or error record that settled it
     moved_to: str | None = None  # where the post-action (move:DIR) put the file
-    # Read with the entry (from its success record, not stored in the manifest): the output that
-    # success wrote, if any. A settled file whose output is gone is processed again.
+    # Read with the entry from the record that settled it (not stored in the manifest): the output
+    # its success wrote, if any (a settled file whose output is gone is processed again), and
+    # the path the record names, which is where a post-action puts the file (`post_pending`).
     output_path: str | None = None
+    recorded_path: str | None = None
 
 
 @dataclass(frozen=True)

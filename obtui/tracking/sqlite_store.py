@@ -37,12 +37,13 @@ MANIFEST_COLS = "path, bucket, sha256, status, processed_at, size, mtime_ns, ino
 _REPLACE_MANIFEST = (
     f"INSERT OR REPLACE INTO manifest({MANIFEST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
 )
-# The manifest entry with the output its success record names (LEFT JOIN on the primary key);
+# The manifest entry with the output and the path its record names (LEFT JOINs on primary keys);
 # read with `_joined`.
 _MANIFEST_JOINED = (
     "SELECT "
     + ", ".join(f"m.{c.strip()}" for c in MANIFEST_COLS.split(","))
-    + ", s.output_path FROM manifest m LEFT JOIN successes s ON s.record_id = m.record_id"
+    + ", s.output_path, coalesce(s.file_path, e.file_path) FROM manifest m "
+    "LEFT JOIN successes s ON s.record_id = m.record_id LEFT JOIN errors e ON e.error_id = m.record_id"
 )
 
 Item = tuple[SuccessRecord | ErrorRecord, ManifestEntry | None]
@@ -65,10 +66,14 @@ def manifest_row(row: tuple[Any, ...]) -> ManifestEntry:
 
 
 def _joined(row: tuple[Any, ...]) -> ManifestEntry:
-    """A ManifestEntry from a row of `_MANIFEST_JOINED` (with the output its record names)."""
+    """A ManifestEntry from a row of `_MANIFEST_JOINED` (with the output and path its record names)."""
     n = MANIFEST_COLS.count(",") + 1
-    output = row[n]
-    return replace(manifest_row(row[:n]), output_path=py_text(output) if output is not None else None)
+    output, recorded = row[n], row[n + 1]
+    return replace(
+        manifest_row(row[:n]),
+        output_path=py_text(output) if output is not None else None,
+        recorded_path=py_text(recorded) if recorded is not None else None,
+    )
 
 
 def _dumps(d: dict[str, Any]) -> str:
@@ -189,8 +194,8 @@ class SQLiteStore:
     def commit_batch(self, items: list[Item]) -> list[SuccessRecord | ErrorRecord]:
         """Group commit: all items in one transaction, ids assigned in order.
 
-        An error record counts as a failed file (`failed_file`) when its entry settles the path
-        as FAILED.
+        An error record counts as a failed file (`failed_file`) when it comes with a manifest
+        entry: FAILED, or POST_PENDING (failed, and to be moved or deleted by `on_failure`).
         """
         if not items:
             return []
@@ -219,7 +224,10 @@ class SQLiteStore:
                 ))  # fmt: skip
                 outcome = (1, 0, rec.duration_ms, rec.bytes_processed)
             else:
-                failed = entry is not None and entry.status == ManifestStatus.FAILED
+                failed = entry is not None and entry.status in (
+                    ManifestStatus.FAILED,
+                    ManifestStatus.POST_PENDING,
+                )
                 rec = replace(rec, error_id=self._next_id(con, "ERR", ts))
                 rid = rec.error_id
                 erows.append((

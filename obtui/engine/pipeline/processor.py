@@ -4,18 +4,20 @@ finish → post-action.
 Order matters for exactly-once: the output is written before the record commits, and the
 post-action (move/delete) runs only after the record committed (`post_pending` until then).
 A finish the ledger refuses (the claim on the file was lost) leaves the file to its new owner.
+Where the post-action puts the file is decided before the commit, so the record and the result
+file name the final path; after a crash, `post_pending` completes that same move.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from obtui import __version__
@@ -24,7 +26,6 @@ from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.actions.command import run_command
 from obtui.engine.actions.folder_summary import write_folder_note
 from obtui.engine.actions.note import write_note
-from obtui.engine.actions.post import apply_post_action, write_result_json
 from obtui.engine.errors import ProcessingError
 from obtui.engine.files.facts import FileFacts, inspect_file
 from obtui.engine.files.outputs import resolve_output_dir
@@ -33,6 +34,7 @@ from obtui.engine.pipeline.breaker import CircuitBreaker
 from obtui.engine.pipeline.dispatcher import Dispatcher
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Match, Matcher
+from obtui.engine.pipeline.post_steps import PostSteps, moved
 from obtui.engine.records import error_record, manifest_entry, now_iso, success_record
 from obtui.engine.seams import Claim, OutcomeLedger
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, Severity, SuccessRecord
@@ -66,6 +68,7 @@ class Processor:
         self._dispatcher = dispatcher
         self._metrics = metrics
         self._hooks = hooks
+        self.post = PostSteps(ledger=ledger, record_error=self._record_error)
         self.breakers: dict[str, CircuitBreaker[Job]] = {}
         self.retrying: dict[str, Job] = {}
         self._timers: set[asyncio.TimerHandle] = set()
@@ -161,7 +164,7 @@ class Processor:
                 breaker.neutral()
                 assert entry is not None
                 if entry.status == ManifestStatus.POST_PENDING:
-                    await self._post(job, rule, ok=True)
+                    await self.post.resume(job, rule, entry)
                 else:
                     self._metrics.skipped_unchanged += 1
                 return
@@ -234,20 +237,23 @@ class Processor:
         t0: float,
         claim: Claim | None,
     ) -> None:
+        plan, plan_error = await self.post.plan(job, rule.on_success)
         if rule.result_json:
-            await self._result_json(job, rule, ctx, "COMPLETED", result, None, t0)
+            await self.post.result_json(job, rule, ctx, "COMPLETED", result, None, t0, plan)
         duration_ms = (time.perf_counter() - t0) * 1000
-        record = success_record(ctx, result, duration_ms)
+        record = moved(success_record(ctx, result, duration_ms), job, plan)
         status = ManifestStatus.DONE if rule.on_success.kind == "keep" else ManifestStatus.POST_PENDING
         entry = manifest_entry(job.path, job.bucket, ctx.facts, status, rule.name)
         try:
             finished = await self._ledger.finish(record, entry, claim)
         except Exception as exc:  # the store failed: nothing is recorded, so the file is redone
             log.error("could not record success for %s: %s", job.path, exc)
+            await self.post.abandon(plan, rule)
             self._hooks.on_error(error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), False)
             return
         if not finished.ok:
             log.warning("success for %s not recorded: %s", job.path, finished.refused)
+            await self.post.abandon(plan, rule)
             return
         saved = finished.record
         assert isinstance(saved, SuccessRecord)
@@ -269,7 +275,7 @@ class Processor:
             )
         self._release(breaker.success())
         if status == ManifestStatus.POST_PENDING:
-            await self._post(job, rule, ok=True)
+            await self.post.carry_out(job, rule, plan, plan_error, failed=False)
 
     async def _failed(
         self,
@@ -303,16 +309,27 @@ class Processor:
             self._schedule_retry(job)
             return
         duration_ms = (time.perf_counter() - t0) * 1000
-        if rule.result_json and os.path.lexists(job.path):
-            await self._result_json(job, rule, None, "FAILED", None, exc, t0)
-        record = error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt)
-        entry = manifest_entry(job.path, job.bucket, facts, ManifestStatus.FAILED, rule.name)
-        if await self._record_error(record, entry, failed=True, claim=claim):
-            self._metrics.outcome(False, duration_ms, 0)
+        present = os.path.lexists(job.path)
+        plan, plan_error = await self.post.plan(job, rule.on_failure) if present else (None, None)
+        if rule.result_json and present:
+            await self.post.result_json(job, rule, None, "FAILED", None, exc, t0, plan)
+        now_at = str(plan.now_at) if plan is not None else job.path
+        record = error_record(exc, path=now_at, bucket=job.bucket, rule=rule.name, attempts=job.attempt)
+        if now_at != job.path:
+            record = dataclasses.replace(record, context={**record.context, "dropped_as": job.path})
+        moving = present and rule.on_failure.kind != "keep"
+        # A move/delete still to do is `post_pending`, as for a success, so a crash before it is
+        # completed at the next start; it ends `consumed`.
+        status = ManifestStatus.POST_PENDING if moving else ManifestStatus.FAILED
+        entry = manifest_entry(job.path, job.bucket, facts, status, rule.name)
+        if not await self._record_error(record, entry, failed=True, claim=claim):
+            await self.post.abandon(plan, rule)  # not on record (or no longer ours): no move
+            return
+        self._metrics.outcome(False, duration_ms, 0)
         if claim is not None and claim.lost:
             return  # another worker owns the file now: its post-action is theirs
-        if rule.on_failure.kind != "keep" and os.path.lexists(job.path):
-            await self._post(job, rule, ok=False)
+        if moving:
+            await self.post.carry_out(job, rule, plan, plan_error, failed=True)
 
     async def _record_error(
         self,
@@ -334,39 +351,3 @@ class Processor:
         assert isinstance(saved, ErrorRecord)
         self._hooks.on_error(saved, failed)
         return True
-
-    async def _post(self, job: Job, rule: RuleConfig, ok: bool) -> None:
-        post = rule.on_success if ok else rule.on_failure
-        try:
-            dest = await asyncio.to_thread(apply_post_action, Path(job.path), Path(job.bucket), post)
-        except Exception as exc:
-            await self._record_error(
-                error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), None
-            )
-            return
-        if post.kind != "keep":
-            moved_to = str(dest) if dest is not None and post.kind == "move" else None
-            try:
-                await self._ledger.mark(job.path, ManifestStatus.CONSUMED, moved_to=moved_to)
-            except Exception as exc:
-                log.error("could not update manifest for %s: %s", job.path, exc)
-
-    async def _result_json(
-        self,
-        job: Job,
-        rule: RuleConfig,
-        ctx: ActionContext | None,
-        status: str,
-        result: ActionResult | None,
-        error: Exception | None,
-        t0: float,
-    ) -> None:
-        # When processing began (t0 is a perf_counter reading), so duration_seconds is real.
-        began = datetime.fromtimestamp(time.time() - (time.perf_counter() - t0), UTC)
-        started = began.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        try:
-            await asyncio.to_thread(
-                write_result_json, Path(job.path), ctx, status, result, error, started, now_iso(), rule=rule
-            )
-        except Exception as exc:
-            log.warning("could not write result.json for %s: %s", job.path, exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -125,3 +127,117 @@ def test_13_8_second_runner_on_a_bucket_refuses_naming_the_first(tmp_path, bucke
     # Once the first is gone, the bucket is free again.
     r = obtui("--once", "--state-dir", str(tmp_path / "state2"), str(inc), timeout=30)
     assert r.returncode == 0, r.stderr
+
+
+def _result(path: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads(path.read_text())
+
+
+def test_13_5_each_outcome_keeps_its_result_file_naming_the_final_path(tmp_path, buckets):
+    inc, _, state = buckets
+    cfg = _config(
+        tmp_path,
+        inc,
+        '[[rules]]\nname = "bad"\npatterns = ["*.bad"]\naction = "command"\ncommand = ["false"]\n'
+        'retries = 0\nresult_json = true\non_failure = "move:failed/"\n'
+        '[[rules]]\nname = "gone"\npatterns = ["*.tmpdata"]\nresult_json = true\non_success = "delete"\n'
+        '[[rules]]\nname = "blobs"\npatterns = ["*"]\nresult_json = true\non_success = "move:processed/"\n',
+    )
+    proc = start_headless(state, config=cfg)
+    try:
+        wait_for(lambda: runner_started(state, proc), what="runner start")
+        wait_for(lambda: (state / "status.json").exists(), what="watching")
+        # Files of one name, one after the other (each once the one before has been moved away).
+        for name, folder, n in (("blob.bin", inc / "processed", 3), ("x.bad", inc / "failed", 2)):
+            for i in range(n):
+                (inc / name).write_bytes(b"%s %d" % (name.encode(), i))
+                wait_for(
+                    lambda f=folder, i=i, name=name: (
+                        len(list(f.glob("*.result.json"))) == i + 1 and not (inc / name).exists()
+                    ),
+                    what=f"{name} {i} moved",
+                )
+        for i in range(2):
+            (inc / "t.tmpdata").write_bytes(b"t %d" % i)
+            wait_for(
+                lambda i=i: (
+                    len(list(inc.glob("t*.tmpdata.result.json"))) == i + 1
+                    and not (inc / "t.tmpdata").exists()
+                ),
+                what=f"deleted {i}",
+            )
+    finally:
+        _stop(proc)
+    processed = inc / "processed"
+    assert sorted(p.name for p in processed.iterdir()) == [
+        "blob-1.bin", "blob-1.bin.result.json", "blob-2.bin", "blob-2.bin.result.json", "blob.bin",
+        "blob.bin.result.json",
+    ]  # fmt: skip
+    for name in ("blob.bin", "blob-1.bin", "blob-2.bin"):
+        doc = _result(processed / f"{name}.result.json")
+        assert doc["source_path"] == str(processed / name) and doc["original_path"] == str(inc / "blob.bin")
+        assert doc["final_status"] == "COMPLETED" and doc["post_action"] == "move"
+        assert (processed / name).read_bytes() == b"blob.bin %d" % [
+            "blob.bin",
+            "blob-1.bin",
+            "blob-2.bin",
+        ].index(name)
+    assert not (inc / "blob.bin.result.json").exists()  # nothing left at the old place
+    recorded = sorted(r[0] for r in db_rows(state, "select file_path from successes where rule = 'blobs'"))
+    assert recorded == sorted(str(processed / n) for n in ("blob.bin", "blob-1.bin", "blob-2.bin"))
+    # Failures moved to failed/: the same, and the error records name the new place.
+    failed = inc / "failed"
+    for name in ("x.bad", "x-1.bad"):
+        doc = _result(failed / f"{name}.result.json")
+        assert doc["final_status"] == "FAILED" and doc["source_path"] == str(failed / name)
+    errors = sorted(r[0] for r in db_rows(state, "select file_path from errors where failed_file = 1"))
+    assert errors == [str(failed / "x-1.bad"), str(failed / "x.bad")]
+    # Deleted files: each outcome's result file stays, under a free name, where the file was.
+    assert not list(inc.glob("*.tmpdata"))
+    docs = [_result(inc / n) for n in ("t.tmpdata.result.json", "t-1.tmpdata.result.json")]
+    assert all(d["post_action"] == "delete" and d["source_path"] == str(inc / "t.tmpdata") for d in docs)
+    assert {d["sha256"] for d in docs} == {hashlib.sha256(b"t %d" % i).hexdigest() for i in range(2)}
+    # Every manifest entry ended consumed: nothing left to do.
+    assert {r[0] for r in db_rows(state, "select status from manifest")} == {"consumed"}
+
+
+def test_13_5_resume_completes_the_move_to_the_recorded_path(tmp_path, buckets):
+    """A crash after the record committed and before the move: the next start moves the file to
+    the path the record names (not to a name picked afresh)."""
+    from obtui.config.model import PostAction
+    from obtui.engine.actions.post import plan_post, release
+    from obtui.tracking.records import ManifestEntry, ManifestStatus, SuccessRecord
+    from obtui.tracking.sqlite_store import SQLiteStore
+
+    inc, _, state = buckets
+    cfg = _config(
+        tmp_path, inc, '[[rules]]\nname = "blobs"\npatterns = ["*"]\non_success = "move:processed/"\n'
+    )
+    src = inc / "blob.bin"
+    src.write_bytes(b"payload")
+    (inc / "processed").mkdir()
+    (inc / "processed" / "blob.bin").write_bytes(b"an earlier one")
+    plan = plan_post(src, inc, PostAction("move", "processed/"))
+    release(plan)
+    assert plan.final == inc / "processed" / "blob-1.bin"
+    (inc / "processed" / "blob.bin").unlink()  # a fresh plan would now pick blob.bin
+    sha = hashlib.sha256(b"payload").hexdigest()
+    st = src.stat()
+    store = SQLiteStore(state)
+    store.commit_success(
+        SuccessRecord(
+            timestamp="2026-12-01T00:00:00.000Z", file_path=str(plan.final), watch_dir=str(inc), rule="blobs",
+            action="note", output_path=None, sha256=sha,
+        ),
+        ManifestEntry(
+            str(src), str(inc), sha, ManifestStatus.POST_PENDING, "2026-12-01T00:00:00.000Z", st.st_size,
+            st.st_mtime_ns, st.st_ino, "blobs",
+        ),
+    )  # fmt: skip
+    store.close()
+    r = obtui("--once", "--config", str(cfg), "--state-dir", str(state))
+    assert r.returncode == 0, r.stderr
+    assert not src.exists() and (inc / "processed" / "blob-1.bin").read_bytes() == b"payload"
+    assert not (inc / "processed" / "blob.bin").exists()
+    assert db_rows(state, "select status from manifest") == [("consumed",)]
+    assert db_rows(state, "select count(*) from successes") == [(1,)]  # not processed twice

@@ -146,9 +146,9 @@ def test_manifest_round_trip_many_and_pending(store):
     items = [(success(iso(T0), e.path), e) for e in entries]
     saved = store.commit_batch(items)
     got = store.manifest_get(weird)
-    # The entry comes back with the output its success record names.
+    # The entry comes back with the output and the path its success record names.
     assert got == dataclasses.replace(
-        entry(weird), record_id=saved[-1].record_id, output_path=weird + ".obs.md"
+        entry(weird), record_id=saved[-1].record_id, output_path=weird + ".obs.md", recorded_path=weird
     )
     many = store.manifest_get_many([e.path for e in entries] + ["/nope"])
     assert len(many) == 1201 and "/nope" not in many
