@@ -9,7 +9,16 @@ import shutil
 import signal
 from pathlib import Path
 
-from tests.helpers import db_rows, headless_stderr, obtui, runner_started, start_headless, toml_str, wait_for
+from tests.helpers import (
+    db_rows,
+    headless_stderr,
+    obtui,
+    runner_started,
+    start_headless,
+    success_count,
+    toml_str,
+    wait_for,
+)
 
 
 def _config(tmp_path: Path, bucket: Path, rules: str) -> Path:
@@ -241,3 +250,35 @@ def test_13_5_resume_completes_the_move_to_the_recorded_path(tmp_path, buckets):
     assert not (inc / "processed" / "blob.bin").exists()
     assert db_rows(state, "select status from manifest") == [("consumed",)]
     assert db_rows(state, "select count(*) from successes") == [(1,)]  # not processed twice
+
+
+def test_13_8_bucket_added_by_reload_waits_for_the_other_runner(tmp_path, buckets):
+    inc, other, state = buckets
+    first = start_headless(state, inc)
+    cfg = _config(tmp_path, other, "")
+    second_state = tmp_path / "state2"
+    second = start_headless(second_state, config=cfg)
+    try:
+        wait_for(lambda: runner_started(state, first), what="first runner")
+        wait_for(lambda: runner_started(second_state, second), what="second runner")
+        wait_for(lambda: (second_state / "status.json").exists(), what="second watching")
+        cfg.write_text(cfg.read_text() + f"[[buckets]]\npath = {toml_str(inc)}\n")  # a reload adds inc
+
+        def refused() -> bool:
+            out = obtui("--errors", "--state-dir", str(second_state)).stdout
+            return f"pid {first.pid}, state dir {state}" in out
+
+        wait_for(refused, what="the refusal on record")
+        (inc / "a.txt").write_text("a\n")
+        wait_for(lambda: (inc / "a.obs.md").exists(), what="the first runner processes it")
+        assert success_count(second_state) == 0
+        _stop(first)
+        (inc / "b.txt").write_text("b\n")
+        wait_for(lambda: (inc / "b.obs.md").exists(), what="the second runner took the bucket over")
+    finally:
+        if first.poll() is None:
+            _stop(first)
+        _stop(second)
+    # While the first held the bucket, the second did not touch it.
+    assert db_rows(state, "select count(*) from successes where file_path like '%a.txt'") == [(1,)]
+    assert db_rows(state, "select count(*) from successes where file_path like '%b.txt'") == [(0,)]
