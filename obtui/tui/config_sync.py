@@ -117,9 +117,7 @@ class ConfigSync:
                 from obtui.config.loader import config_gone_message
 
                 message = config_gone_message(path)
-                record = getattr(self.host, "record_config_error", None)
-                if record is not None:
-                    record(message, str(path))
+                self.host.record_config_error(message, str(path))
                 return ConfigOutcome("file", path, error=message)
             try:
                 text = path.read_text(encoding="utf-8")
