@@ -23,8 +23,10 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import IO
 
-from obtui.tracking.runtime_files import RunnerLockedError
+from obtui.config.model import Config
+from obtui.tracking.runtime_files import RunnerLockedError, acquire_runner_lock
 
 log = logging.getLogger("obtui.engine")
 
@@ -139,3 +141,30 @@ class BucketLocks:
     def release_all(self) -> None:
         for bucket in list(self._held):
             self.release(bucket)
+
+
+class RunnerLocks:
+    """What a runner holds while it runs: its state dir's lock and its buckets' locks."""
+
+    def __init__(self, state: IO[str], buckets: BucketLocks) -> None:
+        self._state = state
+        self.buckets = buckets
+
+    def close(self) -> None:
+        """Release the bucket locks, then the state dir's."""
+        self.buckets.release_all()
+        self._state.close()
+
+
+def acquire_runner_locks(state_dir: Path, config: Config) -> RunnerLocks:
+    """The state dir's lock (RunnerLockedError when another runner uses it), then one lock per
+    configured bucket (BucketLockedError naming the runner that has it; none is then kept).
+    Without bucket locks in cluster mode, where the hosts share buckets."""
+    state = acquire_runner_lock(state_dir)
+    buckets = BucketLocks(state_dir, enabled=config.cluster is None or not config.cluster.enabled)
+    try:
+        buckets.take_all([str(b.path) for b in config.buckets])
+    except BaseException:
+        state.close()
+        raise
+    return RunnerLocks(state, buckets)

@@ -19,15 +19,14 @@ from typing import Any
 from obtui.api.control import ReloadDiff
 from obtui.api.snapshot import EngineSnapshot, EngineState
 from obtui.config.model import Config, RunnerConfig
-from obtui.engine.actions.post import reserve
-from obtui.engine.bucket_locks import BucketLocks
+from obtui.engine.bucket_locks import acquire_runner_locks
 from obtui.engine.buckets import BucketHooks, Buckets
 from obtui.engine.history import RunHistory
-from obtui.engine.jobs import Job
 from obtui.engine.pipeline.dispatcher import Dispatcher
-from obtui.engine.pipeline.intake import Intake, rel_of
+from obtui.engine.pipeline.intake import Intake
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Matcher
+from obtui.engine.pipeline.post_steps import resume_unfinished
 from obtui.engine.pipeline.processor import Hooks, Processor
 from obtui.engine.pipeline.scanner import sweep_temps_of
 from obtui.engine.pipeline.watcher import BucketWatcher, OverflowAlarm
@@ -36,7 +35,6 @@ from obtui.engine.reload import Reloader, ReloadHooks
 from obtui.engine.requests import RequestDeps, Requests
 from obtui.engine.seams import LocalLedger, OutcomeLedger
 from obtui.tracking.records import ErrorRecord
-from obtui.tracking.runtime_files import acquire_runner_lock
 from obtui.tracking.sqlite_store import SQLiteStore
 from obtui.tracking.writer import RecordWriter
 
@@ -62,9 +60,6 @@ class Engine:
         self.metrics = MetricsCollector()
         self.history = RunHistory()
         self.reloader = Reloader(config, list(cli_buckets or []))
-        # One runner per bucket, unless cluster mode shares buckets between runners.
-        cluster = getattr(getattr(config, "cluster", None), "enabled", False)
-        self.bucket_locks = BucketLocks(self.state_dir, enabled=not cluster)
         self._follow_config = follow_config
         self._initial = EngineSnapshot(run_id=self.run_id, pid=os.getpid(), started_at=time.time())
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,12 +167,7 @@ class Engine:
         if self._stop_requested:
             stop.set()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = acquire_runner_lock(self.state_dir)
-        try:
-            self.bucket_locks.take_all([str(b.path) for b in self.config.buckets])
-        except BaseException:
-            lock.close()
-            raise
+        self.locks = lock = acquire_runner_locks(self.state_dir, self.config)  # state dir, buckets
         store = SQLiteStore(self.state_dir)
         writer = RecordWriter(store)
         writer.start()
@@ -212,7 +202,7 @@ class Engine:
                 if self._follow_config and self.config.source is not None:
                     self._spawn(self.reloader.follow(self.config.source))
             self._spawn(parts.publisher.run())
-            await self._resume_pending(parts.dispatcher, ledger)
+            await resume_unfinished(ledger, parts.dispatcher)
             await self._start_requests(parts, store, writer)
             if self.once:
                 await self._until_caught_up(parts)
@@ -222,7 +212,6 @@ class Engine:
             await self._shutdown(parts, writer, node)
             alarm.uninstall()
             store.close()
-            self.bucket_locks.release_all()
             lock.close()
         return 1 if self.history.failed_this_run else 0
 
@@ -235,7 +224,7 @@ class Engine:
             ledger=ledger,
             metrics=self.metrics,
             once=self.once,
-            locks=self.bucket_locks,
+            locks=self.locks.buckets,
             hooks=BucketHooks(
                 on_events=lambda batch: intake.on_events(batch),
                 forget=lambda bucket: intake.forget_bucket(bucket),
@@ -325,15 +314,6 @@ class Engine:
             "%s stopped: %d processed, %d failed", self.run_id, self.metrics.successful, self.metrics.failed
         )
         await asyncio.to_thread(parts.publisher.write_files, True)
-
-    async def _resume_pending(self, dispatcher: Dispatcher, ledger: OutcomeLedger) -> None:
-        """Files whose record committed but whose move/delete did not happen (a crash)."""
-        for entry in await asyncio.to_thread(ledger.unfinished):
-            rel = rel_of(entry.bucket, entry.path)
-            if rel is not None and os.path.lexists(entry.path):
-                if entry.recorded_path and entry.recorded_path != entry.path:
-                    reserve(Path(entry.recorded_path))  # the move's name, before a new file takes it
-                dispatcher.requeue_front(Job(entry.path, entry.bucket, rel, "resume"))
 
     async def _start_requests(self, parts: _Parts, store: SQLiteStore, writer: RecordWriter) -> None:
         """Client requests waiting since before this start (`--retry` without a runner), then,

@@ -21,6 +21,7 @@ from obtui.config.model import PostAction, RuleConfig
 from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.actions.post import PostPlan
 from obtui.engine.jobs import Job
+from obtui.engine.pipeline.dispatcher import Dispatcher
 from obtui.engine.records import error_record, now_iso
 from obtui.engine.seams import OutcomeLedger
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, SuccessRecord
@@ -151,3 +152,18 @@ def moved(record: SuccessRecord, job: Job, plan: PostPlan | None) -> SuccessReco
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+async def resume_unfinished(ledger: OutcomeLedger, dispatcher: Dispatcher) -> None:
+    """At start: files whose record committed but whose move/delete did not happen (a crash) go
+    first in the queue; the destinations their records name are reserved before any new file
+    can take them."""
+    from obtui.engine.actions.post import reserve
+    from obtui.engine.pipeline.intake import rel_of
+
+    for entry in await asyncio.to_thread(ledger.unfinished):
+        rel = rel_of(entry.bucket, entry.path)
+        if rel is not None and os.path.lexists(entry.path):
+            if entry.recorded_path and entry.recorded_path != entry.path:
+                reserve(Path(entry.recorded_path))
+            dispatcher.requeue_front(Job(entry.path, entry.bucket, rel, "resume"))
