@@ -52,11 +52,13 @@ async def test_retry_selected_then_all_shown_from_the_errors_screens(tmp_path: P
         assert {"t", "T"} <= _footer_keys(app)
         first = app.screen.retry_target()
         assert first is not None
-        first_file = db_rows(state, "select file_path from errors where error_id = ?", first)[0][0]
+        # The error record names where the failed file is now (issue 13.5): failed/<name>.
+        first_file = Path(db_rows(state, "select file_path from errors where error_id = ?", first)[0][0])
+        assert first_file.parent == inc / "failed"
         await pilot.press("t")
         await until(pilot, lambda: success_count(state) == 1, "the selected file processed again")
-        assert db_rows(state, "select file_path from successes") == [(first_file,)]
-        assert Path(first_file).exists()  # brought back from failed/
+        assert db_rows(state, "select file_path from successes") == [(str(inc / first_file.name),)]
+        assert (inc / first_file.name).exists() and not first_file.exists()  # brought back from failed/
 
         # The detail screen, opened from the filtered list, has both keys too.
         await pilot.press("enter")
