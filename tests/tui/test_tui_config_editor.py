@@ -100,7 +100,32 @@ async def test_invalid_save_applies_nothing_and_points_at_the_line(config_file: 
         problem = app.screen.query_one("#editor-problem", Static)
         assert problem.display and "config.toml:" in str(problem.content)
         assert editor.editor.selection.end[0] in (3, 4)  # the line of the problem
+        assert editor.editor.selection.is_empty  # nothing selected for the next key to replace
         assert editor.dirty
+
+
+async def test_typing_after_a_failed_save_inserts_and_replaces_nothing(config_file: Path) -> None:
+    """Issue 13.6: the bad span stayed selected, so `Z` replaced ` junk` and Enter a whole line."""
+    engine = FakeEngine()
+    app = build_app(engine, config_path=config_file)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot)
+        editor.editor.load_text(VALID.replace("[[rules]]", "[[rules]] junk"))
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert engine.applied == []
+        problem = str(app.screen.query_one("#editor-problem", Static).content)
+        assert "config.toml:5" in problem, problem  # the error names its line
+        assert editor.editor.cursor_location[0] == 4  # and the cursor sits on it
+        await pilot.press("Z")
+        await pilot.press("enter")
+        lines = editor.editor.text.splitlines()
+        assert "[[rules]]" in lines[4] + lines[5] and "junk" in lines[4] + lines[5], lines
+        assert "Z" in lines[4]
+        # Nothing but the two typed keys changed: the text is the bad text plus "Z" and a newline.
+        assert editor.editor.text.replace("Z", "").replace("\n", "") == VALID.replace(
+            "[[rules]]", "[[rules]] junk"
+        ).replace("\n", "")
 
 
 async def test_semantic_problem_selects_its_line(config_file: Path) -> None:
@@ -114,6 +139,7 @@ async def test_semantic_problem_selects_its_line(config_file: Path) -> None:
         assert engine.applied == []
         assert "concurrency" in str(app.screen.query_one("#editor-problem", Static).content)
         assert editor.editor.selection.end[0] == 2
+        assert editor.editor.selection.is_empty
         assert isinstance(app.screen.focused, TextArea)
 
 

@@ -87,7 +87,10 @@ class ConfigEditorScreen(Screen[None]):
         self.app.save_config(text, config, target)
 
     def show_problem(self, problem: ProblemInfo | None) -> None:
-        """Show `problem` (never as markup) and select the line it names; None clears it."""
+        """Show `problem` (never as markup) and put the cursor where it points; None clears it.
+
+        The cursor line is highlighted but nothing is selected, so the next key the user types
+        is inserted, never replaces the text at fault."""
         box = self.query_one("#editor-problem", Static)
         box.display = problem is not None
         if problem is None:
@@ -99,7 +102,7 @@ class ConfigEditorScreen(Screen[None]):
             row = min(max(problem.line - 1, 0), ta.document.line_count - 1)
             end = len(ta.document.get_line(row))
             start = min(max((problem.col or 1) - 1, 0), end)
-            ta.selection = Selection((row, start), (row, end))
+            ta.selection = Selection.cursor((row, start))
             ta.scroll_cursor_visible(center=True)
         ta.focus()
 
