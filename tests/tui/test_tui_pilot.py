@@ -207,8 +207,7 @@ async def test_new_error_reaches_recent_errors_errors_screen_and_detail() -> Non
         assert store.queries[-1]["text"] == "pdftotext"
         assert list(rows(app, "#errors-records")) == [records[1].error_id]
 
-        await pilot.press("enter")  # back to the table
-        await pilot.press("enter")  # open the selected record
+        await pilot.press("enter")  # one Enter opens the highlighted record
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, ErrorDetailScreen)

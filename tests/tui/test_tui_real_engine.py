@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from obtui.config.model import Config
 from obtui.engine.engine import Engine
@@ -220,9 +220,14 @@ async def dashboard_scenario(tmp_path: Path, kind: str) -> tuple[ObtuiApp, Engin
         assert records.raw_row(error_id)[5] == err_path  # type: ignore[index]
         assert "1 record" in text(app, "#errors-status")
 
-        # ...and Enter shows its detail: message and suggestion from the record.
+        # ...typing starts the filter (no `/` needed), which queries the store...
+        await pilot.press(*"ty.txt")
+        flt = app.screen.query_one("#errors-filter", Input)
+        assert app.screen.focused is flt and flt.value == "ty.txt"
+        await until(pilot, lambda: "1 record" in text(app, "#errors-status"), "the filtered records")
+        # ...and one Enter shows its detail: message and suggestion from the record.
         await pilot.press("enter")
-        assert isinstance(app.screen, ErrorDetailScreen)
+        await until(pilot, lambda: isinstance(app.screen, ErrorDetailScreen), "the detail screen")
         await until(pilot, lambda: not app.screen.query_one("#detail-note").display, "the record loaded")
         assert "empty" in text(app, "#detail-message").lower()
         assert "The file is empty; it will be processed when it has content." in text(

@@ -1,4 +1,7 @@
-"""`e`: error records from the store, filterable by text and category; Enter opens one."""
+"""`e`: error records from the store, filterable by text and category; Enter opens one.
+
+Typing a character that is no key binding starts the filter; Enter in the filter opens the
+highlighted record at once, and up/down there move through the records."""
 
 from __future__ import annotations
 
@@ -6,12 +9,13 @@ import dataclasses
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets.input import Selection as InputSelection
 
 from obtui.api.snapshot import EngineSnapshot, ErrorSummary
 from obtui.tracking.records import Category, ErrorRecord
@@ -78,11 +82,18 @@ class ErrorsScreen(RetryKeys, SnapshotScreen):
         super().__init__(id="errors")
         self._request = 0
         self._rows: dict[str, ErrorRow] = {}
+        self._loaded_request = 0
+        self._open_when_loaded = False  # Enter came before the filter's query answered
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
         with Horizontal(id="errors-filters"):
-            yield Input(placeholder="filter: message, path or error id", id="errors-filter")
+            # Not select_on_focus: the key that moved the focus here must not end up selected.
+            yield Input(
+                placeholder="filter: message, path or error id",
+                id="errors-filter",
+                select_on_focus=False,
+            )
             options = [(str(c), str(c)) for c in Category]
             yield Select(options, prompt="All categories", id="errors-category")
         yield KeyedTable(COLUMNS, id="errors-records", flex_default=40)
@@ -135,8 +146,12 @@ class ErrorsScreen(RetryKeys, SnapshotScreen):
             return  # an older query finished after a newer one was asked for
         note = event.error or ("newest first" + (f", at most {LIMIT}" if len(event.rows) >= LIMIT else ""))
         self._show(event.rows, note)
+        if self._open_when_loaded:
+            self._open_when_loaded = False
+            self._open_highlighted()
 
     def _show(self, rows: list[ErrorRow], note: str) -> None:
+        self._loaded_request = self._request
         self._rows = {r.error_id: r for r in rows}
         table = self.query_one("#errors-records", KeyedTable)
         table.set_rows(
@@ -163,12 +178,46 @@ class ErrorsScreen(RetryKeys, SnapshotScreen):
     def _filter_changed(self) -> None:
         self.reload()
 
+    def on_key(self, event: events.Key) -> None:
+        """A printable key no binding claims starts the filter; up/down in the filter move the
+        table's cursor (so the filter and the list work as one)."""
+        flt = self.query_one("#errors-filter", Input)
+        table = self.query_one("#errors-records", KeyedTable)
+        if self.focused is flt:
+            if event.key in ("up", "down"):
+                event.stop()
+                table.action_cursor_up() if event.key == "up" else table.action_cursor_down()
+            return
+        if self.focused is not table or not event.is_printable or not event.character:
+            return
+        if event.key in self.active_bindings:
+            return  # bindings (the app's keys, this screen's keys) keep their meaning
+        event.stop()
+        event.prevent_default()
+        flt.focus()
+        flt.cursor_position = len(flt.value)
+        flt.insert_text_at_cursor(event.character)
+
     @on(Input.Submitted, "#errors-filter")
     def _filter_done(self) -> None:
-        self.query_one("#errors-records", KeyedTable).focus()
+        """Enter in the filter opens the highlighted record (the first one unless moved), once
+        the records for what was typed are in."""
+        if self._loaded_request != self._request:
+            self._open_when_loaded = True
+            return
+        self._open_highlighted()
+
+    def _open_highlighted(self) -> None:
+        table = self.query_one("#errors-records", KeyedTable)
+        table.focus()
+        if table.row_count:
+            table.action_select_cursor()
 
     def action_focus_filter(self) -> None:
-        self.query_one("#errors-filter", Input).focus()
+        """`/`: into the filter, its text selected so that typing replaces it."""
+        flt = self.query_one("#errors-filter", Input)
+        flt.focus()
+        flt.selection = InputSelection(0, len(flt.value))
 
     @on(DataTable.RowSelected, "#errors-records")
     def _selected(self, event: DataTable.RowSelected) -> None:
