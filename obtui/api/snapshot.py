@@ -18,15 +18,78 @@ BreakerStateName = Literal["closed", "open", "half-open"]
 
 
 @dataclass(frozen=True)
+class Figures:
+    """The outcome figures, defined once for every view: the headless status line, `--status`,
+    `--metrics`, `--report`, the dashboard and RUN_SUMMARY.md all show these, derived from here.
+
+    - *processed*: files with an outcome, `successful + failed`.
+    - *successful* / *failed*: files whose latest outcome is a success / a failure. A file that
+      failed and later gets another outcome (an empty file that got its content and succeeded)
+      stops counting as failed. Files still settling, queued, retrying or waiting on an open
+      circuit breaker have no outcome yet: they are in none of these.
+    - *error records*: every error record, warnings and notes included (a record is not a file).
+
+    A success always counts: a file changed and processed again counts once more.
+    """
+
+    successful: int = 0
+    failed: int = 0
+    error_records: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.successful + self.failed
+
+    @property
+    def success_rate(self) -> float | None:
+        """Percent of processed files that succeeded; None until a file has an outcome."""
+        return 100.0 * self.successful / self.processed if self.processed else None
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Percent of processed files that failed; None until a file has an outcome."""
+        return 100.0 * self.failed / self.processed if self.processed else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape, the same in `--status`, `--metrics` and `--report`."""
+        rate = self.success_rate
+        fail = self.failure_rate
+        return {
+            "processed": self.processed,
+            "successful": self.successful,
+            "failed": self.failed,
+            "errorRecords": self.error_records,
+            "successRate": None if rate is None else round(rate, 1),
+            "failureRate": None if fail is None else round(fail, 1),
+        }
+
+    def line(self) -> str:
+        """`processed 24 · successful 21 · failed 3`, the words of the status line and the logs."""
+        return f"processed {self.processed:,} · successful {self.successful:,} · failed {self.failed:,}"
+
+    @classmethod
+    def of_json(cls, d: dict[str, Any] | None) -> Figures:
+        """From a `Metrics` as JSON (status.json, metrics.jsonl), older ones included."""
+        d = d or {}
+        return cls(int(d.get("successful") or 0), int(d.get("failed") or 0), int(d.get("error_records") or 0))
+
+
+def percent(rate: float | None) -> str:
+    """A rate of `Figures` as text: `97.4%`, or `–` while there is none."""
+    return "–" if rate is None else f"{rate:.1f}%"
+
+
+@dataclass(frozen=True)
 class Metrics:
     """Counters and gauges since the engine started."""
 
     events_received: int = 0
     events_processed: int = 0  # events that made a file ready (after settling)
     event_rate: float = 0.0  # events received per second, over the last 10 s
-    files_processed: int = 0  # successful + failed
-    successful: int = 0
-    failed: int = 0
+    files_processed: int = 0  # successful + failed (see `Figures`)
+    successful: int = 0  # files of this run whose latest outcome is a success
+    failed: int = 0  # files of this run whose latest outcome is a failure
+    error_records: int = 0  # error records of this run, warnings included
     skipped_unchanged: int = 0  # ready files whose content was already on record
     bytes_processed: int = 0
     file_rate: float = 0.0  # files processed per second, over the last 10 s
@@ -44,13 +107,9 @@ class Metrics:
     file_rate_history: tuple[float, ...] = ()
 
     @property
-    def success_rate(self) -> float:
-        """Percentage of processed files that succeeded (100.0 when nothing was processed)."""
-        return 100.0 * self.successful / self.files_processed if self.files_processed else 100.0
-
-    @property
-    def error_rate(self) -> float:
-        return 100.0 * self.failed / self.files_processed if self.files_processed else 0.0
+    def figures(self) -> Figures:
+        """This run's outcome figures."""
+        return Figures(self.successful, self.failed, self.error_records)
 
 
 @dataclass(frozen=True)
@@ -130,8 +189,9 @@ class DirReport:
     last_at: str | None = None
 
     @property
-    def success_rate(self) -> float:
-        return 100.0 * self.successful / self.total if self.total else 0.0
+    def figures(self) -> Figures:
+        """The directory's outcome figures (`total` is its processed files)."""
+        return Figures(self.successful, self.failed)
 
 
 @dataclass(frozen=True)
@@ -191,8 +251,7 @@ class EngineSnapshot:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d["metrics"]["success_rate"] = self.metrics.success_rate
-        d["metrics"]["error_rate"] = self.metrics.error_rate
+        d["figures"] = self.metrics.figures.to_json()
         if self.cluster is not None:
             d["cluster"]["alive"] = self.cluster.alive
         return d

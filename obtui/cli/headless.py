@@ -17,7 +17,7 @@ from obtui.hosting.logs import setup_logging
 
 
 def status_line(snap: Any) -> str:
-    """The one-line status printed every few seconds."""
+    """The one-line status: this run's `Figures`, the queue, the rate, open breakers, scans."""
     m, q = snap.metrics, snap.queue
     extra = ""
     open_breakers = [b.rule for b in snap.breakers if b.state != "closed"]
@@ -26,7 +26,7 @@ def status_line(snap: Any) -> str:
     if any(s.running for s in snap.scans):
         extra += " · scanning"
     return (
-        f"[obtui {snap.state}] processed {m.successful:,} · failed {m.failed:,} · "
+        f"[obtui {snap.state}] {m.figures.line()} · "
         f"queue {q.pending:,} (+{q.processing} running, {q.settling} settling) · "
         f"{m.file_rate:.1f} files/s{extra}"
     )

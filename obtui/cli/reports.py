@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from obtui.api.snapshot import percent
 from obtui.cli.text import category_rows, dump_json, ms, num, pct, safe_out, since_words, when, write_rows
 from obtui.config.units import format_size
 from obtui.tracking.codec import utc_iso
@@ -69,24 +70,18 @@ def _db_failed(state_dir: Path, exc: Exception) -> int:
 
 
 def report_json(report: Any) -> dict[str, Any]:
-    """The stable JSON shape of a `Report`."""
-    total = report.total_success + report.total_failed
+    """The stable JSON shape of a `Report`; `totals` is `Figures.to_json()`, as in `--status`
+    and `--metrics`."""
     return {
         "since": report.since,
-        "totals": {
-            "processed": total,
-            "successful": report.total_success,
-            "failed": report.total_failed,
-            "successRate": round(100.0 * report.total_success / total, 1) if total else 0.0,
-            "errorRecords": report.total_errors,
-        },
+        "totals": report.figures.to_json(),
         "directories": [
             {
                 "directory": d.directory,
                 "total": d.total,
                 "successful": d.successful,
                 "failed": d.failed,
-                "successRate": round(d.success_rate, 1),
+                "successRate": d.figures.to_json()["successRate"],
                 "avgDurationMs": round(d.avg_duration_ms, 3),
                 "bytes": d.bytes,
                 "lastFile": d.last_file,
@@ -139,10 +134,10 @@ def cmd_report(state_dir: Path, since: str | None, as_json: bool, out: TextIO | 
                 ("Last file", f"{last}, {when(d.last_at)}"),
             ],
         )
-    total = report.total_success + report.total_failed
+    fig = report.figures
     out.write(
-        f"\nTotals: {num(total)} processed, {num(report.total_success)} successful ({pct(report.total_success, total)}), "
-        f"{num(report.total_failed)} failed, {num(report.total_errors)} error records\n"
+        f"\nTotals: {num(fig.processed)} processed, {num(fig.successful)} successful ({percent(fig.success_rate)}), "
+        f"{num(fig.failed)} failed, {num(fig.error_records)} error records\n"
     )
     if report.errors_by_category:
         out.write("\nErrors by category:\n")
@@ -290,6 +285,7 @@ def _store_facts(state_dir: Path) -> Any:
 
 def cmd_metrics(state_dir: Path, as_json: bool, out: TextIO | None = None) -> int:
     """The latest metrics sample (metrics.jsonl, else status.json) and the record counts."""
+    from obtui.api.snapshot import Figures
     from obtui.cli.status import render_metrics
 
     out = safe_out(out)
@@ -315,7 +311,8 @@ def cmd_metrics(state_dir: Path, as_json: bool, out: TextIO | None = None) -> in
     if as_json:
         s = sample or {}
         doc = {"timestamp": s.get("timestamp"), "pid": s.get("pid"), "metrics": s.get("metrics") or {}}
-        dump_json(out, {**doc, "source": source, "records": counts})
+        figures = Figures.of_json(doc["metrics"]).to_json() if sample else None
+        dump_json(out, {**doc, "figures": figures, "source": source, "records": counts})
         return 0
     if sample is None and not counts:
         out.write(

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from obtui.cli.text import RULE, category_rows, ms, num, pct, uptime, when, write_rows
+from obtui.api.snapshot import Figures, percent
+from obtui.cli.text import RULE, category_rows, ms, num, uptime, when, write_rows
 from obtui.config.units import format_size
 
 
@@ -38,6 +39,7 @@ def status_json(
         "writtenAt": (status or {}).get("written_at"),
         "startedAt": _iso(s.get("started_at")),
         "uptimeSeconds": round(_uptime_s(pid is not None, s, now), 3) if snap else None,
+        "figures": Figures.of_json(s.get("metrics")).to_json() if snap else None,
         "errorsByCategory": by_cat,
         "snapshot": snap,
     }
@@ -84,7 +86,7 @@ def render_status(
     for b in buckets:
         note = f" ({b['message']})" if b.get("message") else ""
         out.write(f"  {b.get('path')}  {b.get('state')}{note}\n")
-    files = m.get("files_processed", 0)
+    fig = Figures.of_json(m)
     sections: list[tuple[str, list[tuple[str, str]]]] = [
         (
             "Event Statistics",
@@ -97,9 +99,10 @@ def render_status(
         (
             "Processing Statistics",
             [
-                ("Files Processed", num(files)),
-                ("Successful", f"{num(m.get('successful', 0))} ({pct(m.get('successful', 0), files)})"),
-                ("Failed", f"{num(m.get('failed', 0))} ({pct(m.get('failed', 0), files)})"),
+                ("Files Processed", num(fig.processed)),
+                ("Successful", f"{num(fig.successful)} ({percent(fig.success_rate)})"),
+                ("Failed", f"{num(fig.failed)} ({percent(fig.failure_rate)})"),
+                ("Error Records", num(fig.error_records)),
                 ("Average Duration", ms(m.get("duration_avg_ms", 0.0))),
                 ("Bytes Processed", format_size(m.get("bytes_processed", 0))),
             ],
@@ -150,7 +153,7 @@ def render_metrics(
         out.write(
             f"Metrics sample of {when(sample.get('timestamp'))}, pid {sample.get('pid')} (from {source})\n\n"
         )
-        files = m.get("files_processed", 0)
+        fig = Figures.of_json(m)
         durations = "  ".join(
             f"{k} {m.get(f'duration_{k}_ms', 0.0):,.1f}" for k in ("min", "avg", "p50", "p95", "max")
         )
@@ -161,9 +164,10 @@ def render_metrics(
                 ("Events received", num(m.get("events_received", 0))),
                 ("Events processed", num(m.get("events_processed", 0))),
                 ("Event rate", f"{m.get('event_rate', 0.0):.2f} events/s"),
-                ("Files processed", num(files)),
-                ("Successful", f"{num(m.get('successful', 0))} ({pct(m.get('successful', 0), files)})"),
-                ("Failed", f"{num(m.get('failed', 0))} ({pct(m.get('failed', 0), files)})"),
+                ("Files processed", num(fig.processed)),
+                ("Successful", f"{num(fig.successful)} ({percent(fig.success_rate)})"),
+                ("Failed", f"{num(fig.failed)} ({percent(fig.failure_rate)})"),
+                ("Error records", num(fig.error_records)),
                 ("Skipped unchanged", num(m.get("skipped_unchanged", 0))),
                 ("File rate", f"{m.get('file_rate', 0.0):.2f} files/s"),
                 ("Duration (ms)", durations),
@@ -176,7 +180,8 @@ def render_metrics(
         out.write("no metrics sample yet (a runner writes one every metrics_interval_seconds)\n")
     if counts:
         out.write(
-            f"\nRecords on file: {num(counts.get('successes', 0))} successes, {num(counts.get('errors', 0))} errors "
-            f"({num(counts.get('failed_files', 0))} failed files), {num(counts.get('manifest', 0))} paths in the manifest"
-            f", {num(counts.get('post_pending', 0))} post-actions pending\n"
+            f"\nRecords on file: {num(counts.get('successes', 0))} successful files, "
+            f"{num(counts.get('failed_files', 0))} failed files, {num(counts.get('errors', 0))} error records, "
+            f"{num(counts.get('manifest', 0))} paths in the manifest, "
+            f"{num(counts.get('post_pending', 0))} post-actions pending\n"
         )

@@ -21,8 +21,8 @@ def num(v: float) -> str:
 
 
 def pct(part: float, whole: float) -> str:
-    """A percentage with one decimal ("0.0%" of nothing)."""
-    return f"{100.0 * part / whole:.1f}%" if whole else "0.0%"
+    """A percentage with one decimal ("–" of nothing: no rate before there is one)."""
+    return f"{100.0 * part / whole:.1f}%" if whole else "–"
 
 
 def ms(v: float) -> str:

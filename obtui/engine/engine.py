@@ -58,7 +58,7 @@ class Engine:
         self.run_id = time.strftime("RUN-%Y-%m-%d-%H%M%S", time.gmtime())
         self.state: EngineState = "starting"
         self.metrics = MetricsCollector()
-        self.history = RunHistory()
+        self.history = RunHistory(on_record=self.metrics.error_record)
         self.reloader = Reloader(config, list(cli_buckets or []))
         self._follow_config = follow_config
         self._initial = EngineSnapshot(run_id=self.run_id, pid=os.getpid(), started_at=time.time())
@@ -310,9 +310,7 @@ class Engine:
         await asyncio.gather(*self._tasks, parts.buckets.wait_closed(), return_exceptions=True)
         await writer.close()
         self.state = "stopped"
-        log.info(
-            "%s stopped: %d processed, %d failed", self.run_id, self.metrics.successful, self.metrics.failed
-        )
+        log.info("%s stopped: %s", self.run_id, self.metrics.figures().line())
         await asyncio.to_thread(parts.publisher.write_files, True)
 
     async def _start_requests(self, parts: _Parts, store: SQLiteStore, writer: RecordWriter) -> None:
@@ -376,7 +374,7 @@ class Engine:
             log.exception("could not record error")
             return
         if isinstance(finished.record, ErrorRecord):
-            self.history.on_error(finished.record, False)
+            self.history.on_error(finished.record, False, False)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))

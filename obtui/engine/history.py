@@ -20,7 +20,8 @@ log = logging.getLogger("obtui.engine")
 class RunHistory:
     """Owns `dirs`, `recent_errors` and `failed_this_run`; runs on the engine loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_record: Callable[[], None] = lambda: None) -> None:
+        self._on_record = on_record  # counts every error record of the run (see `Figures`)
         self.dirs: dict[str, DirReport] = {}
         self.recent_errors: deque[ErrorSummary] = deque(maxlen=50)
         self.failed_this_run = 0
@@ -43,16 +44,20 @@ class RunHistory:
         self.recent_errors.clear()
         await self.load(store)
 
-    def on_success(self, rec: SuccessRecord) -> None:
+    def on_success(self, rec: SuccessRecord, supersedes: bool = False) -> None:
+        """`supersedes`: the file's latest outcome was a failure, which this success replaces."""
+        # The directory counts files by their latest outcome, as the store does (see `Figures`):
+        # a file that had failed moves from failed to successful.
         d = self.dirs.get(rec.watch_dir) or DirReport(rec.watch_dir)
-        total = d.total + 1
+        was_failed = 1 if supersedes and d.failed else 0
+        total = d.total + 1 - was_failed
         # Averaged over successful files, as the store's report does.
         avg = (d.avg_duration_ms * d.successful + rec.duration_ms) / (d.successful + 1)
         self.dirs[rec.watch_dir] = DirReport(
             rec.watch_dir,
             total,
             d.successful + 1,
-            d.failed,
+            d.failed - was_failed,
             avg,
             d.bytes + rec.bytes_processed,
             rec.file_path,
@@ -63,18 +68,21 @@ class RunHistory:
         )
         self._emit({"event": "success", **rec.to_json()})
 
-    def on_error(self, rec: ErrorRecord, failed: bool) -> None:
-        """`failed`: the record settles a file as failed (not only an error along the way)."""
+    def on_error(self, rec: ErrorRecord, failed: bool, supersedes: bool = False) -> None:
+        """`failed`: the record settles a file as failed (not only an error along the way);
+        `supersedes`: that file's latest outcome was already a failure (it stays one failed file)."""
         self.recent_errors.appendleft(_summary(rec))
+        self._on_record()
         if failed:
             self.failed_this_run += 1
             if rec.watch_dir:
                 d = self.dirs.get(rec.watch_dir) or DirReport(rec.watch_dir)
+                new = 0 if supersedes and d.failed else 1
                 self.dirs[rec.watch_dir] = DirReport(
                     d.directory,
-                    d.total + 1,
+                    d.total + new,
                     d.successful,
-                    d.failed + 1,
+                    d.failed + new,
                     d.avg_duration_ms,
                     d.bytes,
                     rec.file_path,

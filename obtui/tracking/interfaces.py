@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from obtui.api.snapshot import DirReport
+from obtui.api.snapshot import DirReport, Figures
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, SuccessRecord
 
 
@@ -21,6 +21,11 @@ class Report:
     total_success: int = 0
     total_failed: int = 0  # files whose outcome was a failure
     total_errors: int = 0  # error records (includes informational ones)
+
+    @property
+    def figures(self) -> Figures:
+        """The totals as the one definition of the figures (see `Figures`)."""
+        return Figures(self.total_success, self.total_failed, self.total_errors)
 
 
 class RecordStore(Protocol):

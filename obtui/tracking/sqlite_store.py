@@ -45,6 +45,11 @@ _MANIFEST_JOINED = (
     + ", s.output_path, coalesce(s.file_path, e.file_path) FROM manifest m "
     "LEFT JOIN successes s ON s.record_id = m.record_id LEFT JOIN errors e ON e.error_id = m.record_id"
 )
+# The failure a path still counts as a failed file: its manifest says failed and points at it.
+_COUNTED_FAILURE = (
+    "SELECT e.error_id, e.ts, e.watch_dir, e.category FROM manifest m JOIN errors e "
+    "ON e.error_id = m.record_id WHERE m.path = ? AND m.status = 'failed' AND e.failed_file = 1"
+)
 
 Item = tuple[SuccessRecord | ErrorRecord, ManifestEntry | None]
 
@@ -196,6 +201,9 @@ class SQLiteStore:
 
         An error record counts as a failed file (`failed_file`) when it comes with a manifest
         entry: FAILED, or POST_PENDING (failed, and to be moved or deleted by `on_failure`).
+        Files count by their latest outcome (`obtui.api.snapshot.Figures`): a new outcome for a
+        path whose latest one was a failure clears that failure's `failed_file` and takes it out of
+        the aggregates, in the hour it was counted in.
         """
         if not items:
             return []
@@ -211,6 +219,20 @@ class SQLiteStore:
         dirs: dict[Any, list[Any]] = {}
         hours: dict[tuple[str, Any], list[Any]] = {}
         cats: dict[tuple[str, str], list[int]] = {}
+        # path -> the failure it counts as (error id, ts, watch dir, category), within this batch
+        counted: dict[Any, tuple[str, str, Any, str] | None] = {}
+        superseded: list[str] = []
+
+        def supersede(path: Any) -> None:
+            prev = counted[path] if path in counted else con.execute(_COUNTED_FAILURE, (path,)).fetchone()
+            if prev is None:
+                return
+            eid, pts, pwd, pcat = prev
+            superseded.append(eid)
+            dirs.setdefault(pwd, [0, 0, 0.0, 0, None, ""])[1] -= 1
+            hours.setdefault((pts[:13], pwd), [0, 0, 0.0, 0])[1] -= 1
+            cats.setdefault((pts[:13], pcat), [0, 0])[1] -= 1
+
         for rec, entry in items:
             ts = _ts(rec.timestamp)
             wd = db_text(rec.watch_dir or "")
@@ -239,6 +261,11 @@ class SQLiteStore:
                 c[1] += failed
                 if failed:
                     outcome = (0, 1, 0.0, 0)
+            if outcome is not None and rec.file_path:
+                path = db_text(rec.file_path)
+                supersede(path)
+                # An error record with an outcome is a failed file; a success counts no failure.
+                counted[path] = (rid, ts, wd, str(rec.category)) if isinstance(rec, ErrorRecord) else None
             if outcome is not None:
                 d = dirs.setdefault(wd, [0, 0, 0.0, 0, None, ""])
                 h = hours.setdefault((ts[:13], wd), [0, 0, 0.0, 0])
@@ -256,6 +283,7 @@ class SQLiteStore:
             out.append(rec)
         con.executemany(_INSERT_SUCCESS, srows)
         con.executemany(_INSERT_ERROR, erows)
+        con.executemany("UPDATE errors SET failed_file = 0 WHERE error_id = ?", [(e,) for e in superseded])
         con.executemany(_REPLACE_MANIFEST, mrows)
         con.executemany(schema.UPSERT_DIR, [(k, *v) for k, v in dirs.items()])
         con.executemany(schema.UPSERT_HOUR_DIR, [(*k, *v) for k, v in hours.items()])

@@ -14,9 +14,9 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
-def pct(value: float) -> str:
-    """`97.39` -> `'97.4%'`."""
-    return f"{value:.1f}%"
+def pct(value: float | None) -> str:
+    """`97.39` -> `'97.4%'`; None (no rate yet) -> `'–'`."""
+    return "–" if value is None else f"{value:.1f}%"
 
 
 def rate(per_second: float) -> str:

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from obtui.api.snapshot import Metrics
+from obtui.api.snapshot import Figures, Metrics
 
 _HISTORY = 300  # seconds of per-second samples kept for sparklines
 _RATE_WINDOW = 10  # seconds averaged for the "current" rates
@@ -24,6 +24,8 @@ class MetricsCollector:
         self.events_processed = 0
         self.successful = 0
         self.failed = 0
+        self.error_records = 0
+        self._failed_paths: set[str] = set()  # files of this run whose latest outcome is a failure
         self.skipped_unchanged = 0
         self.bytes_processed = 0
         self.overflows = 0
@@ -60,19 +62,34 @@ class MetricsCollector:
     def ready(self) -> None:
         self.events_processed += 1
 
-    def outcome(self, ok: bool, duration_ms: float, nbytes: int) -> None:
+    def outcome(self, ok: bool, duration_ms: float, nbytes: int, path: str = "") -> None:
+        """A file's outcome. A file counts by its latest outcome (see `Figures`): one that failed
+        earlier in this run stops counting as failed."""
         self._roll()
+        if path in self._failed_paths:
+            self._failed_paths.discard(path)
+            self.failed -= 1
         if ok:
             self.successful += 1
             self.bytes_processed += nbytes
         else:
             self.failed += 1
+            if path:
+                self._failed_paths.add(path)
         self._files_now += 1
         self._dmin = min(self._dmin, duration_ms)
         self._dmax = max(self._dmax, duration_ms)
         self._dsum += duration_ms
         self._dcount += 1
         self._durations.append(duration_ms)
+
+    def error_record(self) -> None:
+        """One more error record this run (warnings included)."""
+        self.error_records += 1
+
+    def figures(self) -> Figures:
+        """This run's outcome figures so far."""
+        return Figures(self.successful, self.failed, self.error_records)
 
     def _rate(self, hist: deque[float], now_count: int) -> float:
         recent = list(hist)[-(_RATE_WINDOW - 1) :]
@@ -97,6 +114,7 @@ class MetricsCollector:
             files_processed=self.successful + self.failed,
             successful=self.successful,
             failed=self.failed,
+            error_records=self.error_records,
             skipped_unchanged=self.skipped_unchanged,
             bytes_processed=self.bytes_processed,
             file_rate=round(self._rate(self._files_hist, self._files_now), 2),

@@ -41,14 +41,32 @@ from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, S
 
 log = logging.getLogger("obtui.processor")
 
+WAITS_ON_BREAKER = "the file waits for the rule's circuit breaker; it runs again when a trial succeeds"
+
 
 @dataclass
 class Hooks:
     """How the processor tells the engine what happened (all called on the engine loop)."""
 
-    on_success: Callable[[SuccessRecord], None]
-    on_error: Callable[[ErrorRecord, bool], None]  # (record, settled the file as failed)
+    # (record, the file's earlier outcome was a failure that this success supersedes)
+    on_success: Callable[[SuccessRecord, bool], None]
+    # (record, settled the file as failed, ... superseding an earlier failure of the same file)
+    on_error: Callable[[ErrorRecord, bool, bool], None]
     on_breaker_open: Callable[[str], None]
+
+
+@dataclass
+class Seen:
+    """What processing learned about a file before an outcome: its facts and manifest entry."""
+
+    facts: FileFacts | None = None
+    entry: ManifestEntry | None = None
+    looked_up: bool = False  # `entry` was read (None then means: no entry)
+
+
+def failed_before(entry: ManifestEntry | None) -> bool:
+    """The file's latest outcome on record is a failure (see `Figures`)."""
+    return entry is not None and entry.status == ManifestStatus.FAILED
 
 
 class Processor:
@@ -148,7 +166,7 @@ class Processor:
             self._park(job, breaker)
             return
         t0 = time.perf_counter()
-        seen: dict[str, FileFacts] = {}
+        seen = Seen()
         try:
             if rule.action == "note":
                 # One hop to a thread for the whole note: inspecting, the manifest look-up and
@@ -171,9 +189,9 @@ class Processor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._failed(job, rule, breaker, exc, seen.get("facts"), t0, claim)
+            await self._failed(job, rule, breaker, exc, seen, t0, claim)
             return
-        await self._succeeded(job, rule, breaker, ctx, result, t0, claim)
+        await self._succeeded(job, rule, breaker, ctx, result, t0, claim, failed_before(entry))
 
     @staticmethod
     def _unchanged(entry: ManifestEntry | None, facts: FileFacts) -> bool:
@@ -187,7 +205,7 @@ class Processor:
         return entry.status == ManifestStatus.POST_PENDING or settled(entry)
 
     def _note_sync(
-        self, job: Job, match: Match, seen: dict[str, FileFacts]
+        self, job: Job, match: Match, seen: Seen
     ) -> tuple[FileFacts, ManifestEntry | None, ActionContext | None, ActionResult | None]:
         facts, entry = self._prepare(job, seen)
         if self._unchanged(entry, facts):
@@ -196,12 +214,13 @@ class Processor:
         result = write_folder_note(ctx) if facts.is_dir else write_note(ctx)
         return facts, entry, ctx, result
 
-    def _prepare(self, job: Job, seen: dict[str, FileFacts]) -> tuple[FileFacts, ManifestEntry | None]:
+    def _prepare(self, job: Job, seen: Seen) -> tuple[FileFacts, ManifestEntry | None]:
         facts = inspect_file(
             Path(job.path), Path(job.bucket), self._runner().max_file_size, allow_dir=job.is_dir
         )
-        seen["facts"] = facts
-        return facts, self._ledger.lookup(job.path)
+        seen.facts = facts
+        seen.entry, seen.looked_up = self._ledger.lookup(job.path), True
+        return facts, seen.entry
 
     def _context(self, job: Job, match: Match, facts: FileFacts) -> ActionContext:
         bucket = Path(job.bucket)
@@ -236,6 +255,7 @@ class Processor:
         result: ActionResult,
         t0: float,
         claim: Claim | None,
+        supersedes: bool = False,
     ) -> None:
         plan, plan_error = await self.post.plan(job, rule.on_success)
         if rule.result_json:
@@ -249,7 +269,9 @@ class Processor:
         except Exception as exc:  # the store failed: nothing is recorded, so the file is redone
             log.error("could not record success for %s: %s", job.path, exc)
             await self.post.abandon(plan, rule)
-            self._hooks.on_error(error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), False)
+            self._hooks.on_error(
+                error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), False, False
+            )
             return
         if not finished.ok:
             log.warning("success for %s not recorded: %s", job.path, finished.refused)
@@ -257,8 +279,8 @@ class Processor:
             return
         saved = finished.record
         assert isinstance(saved, SuccessRecord)
-        self._metrics.outcome(True, duration_ms, result.bytes_processed)
-        self._hooks.on_success(saved)
+        self._metrics.outcome(True, duration_ms, result.bytes_processed, job.path)
+        self._hooks.on_success(saved, supersedes)
         for warning in result.warnings:
             await self._record_error(
                 error_record(
@@ -283,7 +305,7 @@ class Processor:
         rule: RuleConfig,
         breaker: CircuitBreaker[Job],
         exc: Exception,
-        facts: FileFacts | None,
+        seen: Seen,
         t0: float,
         claim: Claim | None,
     ) -> None:
@@ -297,9 +319,18 @@ class Processor:
         if for_breaker and breaker.state != "closed":
             # The rule's tool (or its output disk) is down and the breaker is open: this file
             # waits with the others instead of being settled as failed, and runs again once a
-            # half-open trial succeeds. The failure still goes on record (not as a failed file).
+            # half-open trial succeeds. The failure goes on record as a warning about a waiting
+            # file (an error record, not a failed file: the file has no outcome yet).
             await self._record_error(
-                error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name, attempts=job.attempt),
+                error_record(
+                    exc,
+                    path=job.path,
+                    bucket=job.bucket,
+                    rule=rule.name,
+                    attempts=job.attempt,
+                    severity=Severity.WARNING,
+                    recovery_fallback=WAITS_ON_BREAKER,
+                ),
                 None,
                 claim=claim,
             )
@@ -321,11 +352,13 @@ class Processor:
         # A move/delete still to do is `post_pending`, as for a success, so a crash before it is
         # completed at the next start; it ends `consumed`.
         status = ManifestStatus.POST_PENDING if moving else ManifestStatus.FAILED
-        entry = manifest_entry(job.path, job.bucket, facts, status, rule.name)
-        if not await self._record_error(record, entry, failed=True, claim=claim):
+        entry = manifest_entry(job.path, job.bucket, seen.facts, status, rule.name)
+        prior = seen.entry if seen.looked_up else await asyncio.to_thread(self._ledger.lookup, job.path)
+        supersedes = failed_before(prior)
+        if not await self._record_error(record, entry, failed=True, claim=claim, supersedes=supersedes):
             await self.post.abandon(plan, rule)  # not on record (or no longer ours): no move
             return
-        self._metrics.outcome(False, duration_ms, 0)
+        self._metrics.outcome(False, duration_ms, 0, job.path)
         if claim is not None and claim.lost:
             return  # another worker owns the file now: its post-action is theirs
         if moving:
@@ -338,6 +371,7 @@ class Processor:
         failed: bool = False,
         *,
         claim: Claim | None = None,
+        supersedes: bool = False,
     ) -> bool:
         try:
             finished = await self._ledger.finish(record, entry, claim)
@@ -349,5 +383,5 @@ class Processor:
             return False
         saved = finished.record
         assert isinstance(saved, ErrorRecord)
-        self._hooks.on_error(saved, failed)
+        self._hooks.on_error(saved, failed, supersedes)
         return True

@@ -52,18 +52,24 @@ def engine_section(snap: EngineSnapshot, now: float, config_path: str | None) ->
 def figures_section(snap: EngineSnapshot) -> Content:
     """Every counter and gauge of `Metrics`."""
     m = snap.metrics
+    fig = m.figures  # the one definition of processed / successful / failed
+
+    def share(rate: float | None) -> str:
+        return f" ({fmt.pct(rate)})" if rate is not None else ""  # no rate before any outcome
+
     return _block(
         [
             _kv("Events received", fmt.count(m.events_received)),
             _kv("Events processed", fmt.count(m.events_processed)),
             _kv("Event rate", fmt.rate(m.event_rate)),
-            _kv("Files processed", f"{fmt.count(m.files_processed)} ({fmt.rate(m.file_rate)})"),
-            _kv("Successful", f"{fmt.count(m.successful)} ({fmt.pct(m.success_rate)})"),
+            _kv("Files processed", f"{fmt.count(fig.processed)} ({fmt.rate(m.file_rate)})"),
+            _kv("Successful", f"{fmt.count(fig.successful)}{share(fig.success_rate)}"),
             _kv(
                 "Failed",
-                f"{fmt.count(m.failed)} ({fmt.pct(m.error_rate)})",
-                "$text-error" if m.failed else "",
+                f"{fmt.count(fig.failed)}{share(fig.failure_rate)}",
+                "$text-error" if fig.failed else "",
             ),
+            _kv("Error records", fmt.count(fig.error_records)),
             _kv("Skipped (unchanged)", fmt.count(m.skipped_unchanged)),
             _kv("Bytes processed", format_size(m.bytes_processed)),
             _kv(

@@ -39,7 +39,7 @@ class DirsPane(Vertical):
                 (
                     fmt.display_dir(d.directory, buckets),
                     fmt.count(d.total),
-                    fmt.pct(d.success_rate) if d.total else "–",
+                    fmt.pct(d.figures.success_rate),
                     format_duration(d.avg_duration_ms / 1000) if d.total else "–",
                     format_size(d.bytes),
                     fmt.base_name(d.last_file) or "–",

@@ -24,6 +24,10 @@ def uptime_seconds(snap: EngineSnapshot, now: float) -> float:
 def metrics_lines(snap: EngineSnapshot, now: float) -> Content:
     """The figures of the pane, one `label  value` pair a line."""
     m = snap.metrics
+    fig = m.figures  # the one definition of processed / successful / failed
+
+    def share(rate: float | None) -> str:
+        return f"({fmt.pct(rate)})" if rate is not None else ""  # no rate before any outcome
 
     def line(label: str, *value: str | tuple[str, str]) -> Content:
         return Content.assemble((label.ljust(LABEL_WIDTH), "$text-muted"), *value)
@@ -34,12 +38,12 @@ def metrics_lines(snap: EngineSnapshot, now: float) -> Content:
         line("Watching", f"{watching} {'dir' if watching == 1 else 'dirs'}"),
         line("Events", f"{fmt.count(m.events_received)} in · {fmt.count(m.events_processed)} ready"),
         line("Event rate", fmt.rate(m.event_rate)),
-        line("Files", f"{fmt.count(m.files_processed)} · {fmt.rate(m.file_rate)}"),
-        line("Successful", (f"{fmt.count(m.successful)} ", "$text-success"), f"({fmt.pct(m.success_rate)})"),
+        line("Files", f"{fmt.count(fig.processed)} · {fmt.rate(m.file_rate)}"),
+        line("Successful", (f"{fmt.count(fig.successful)} ", "$text-success"), share(fig.success_rate)),
         line(
             "Failed",
-            (f"{fmt.count(m.failed)} ", "$text-error" if m.failed else ""),
-            f"({fmt.pct(m.error_rate)})",
+            (f"{fmt.count(fig.failed)} ", "$text-error" if fig.failed else ""),
+            share(fig.failure_rate),
         ),
         line(
             "Duration",

@@ -102,7 +102,14 @@ def test_empty_state_dir_is_friendly(tmp_path):
     status = json.loads(run(r.cmd_status, state, True)[1])
     assert status["alive"] is False and status["snapshot"] is None
     metrics = json.loads(run(r.cmd_metrics, state, True)[1])
-    assert metrics == {"timestamp": None, "pid": None, "metrics": {}, "source": None, "records": {}}
+    assert metrics == {
+        "timestamp": None,
+        "pid": None,
+        "metrics": {},
+        "figures": None,
+        "source": None,
+        "records": {},
+    }
     assert not state.exists(), "a read-only command created the state dir"
 
 
@@ -120,6 +127,7 @@ def test_report_text_and_json(filled):
         "successful": 4,
         "failed": 1,
         "successRate": 80.0,
+        "failureRate": 20.0,
         "errorRecords": 2,
     }
     d_in = data["directories"][0]
@@ -180,12 +188,28 @@ def test_status_of_a_stopped_runner_and_metrics(filled):
     assert data["snapshot"]["metrics"]["events_received"] == 1234 and data["uptimeSeconds"] == 932
     # Metrics come from status.json until a sample is appended.
     assert json.loads(run(r.cmd_metrics, filled, True)[1])["source"] == "status.json"
-    rf.append_metrics(filled, {**_snapshot(1)["metrics"], "files_processed": 7})
+    sample = {
+        **_snapshot(1)["metrics"],
+        "files_processed": 7,
+        "successful": 5,
+        "failed": 2,
+        "error_records": 3,
+    }
+    rf.append_metrics(filled, sample)
     code, text = run(r.cmd_metrics, filled, False)
     assert code == 0 and "Files processed:     7" in text and "from metrics.jsonl" in text
-    assert "Records on file: 4 successes, 2 errors (1 failed files)" in text
+    assert "Successful:          5 (71.4%)" in text and "Error records:       3" in text
+    assert "Records on file: 4 successful files, 1 failed files, 2 error records" in text
     data = json.loads(run(r.cmd_metrics, filled, True)[1])
     assert data["metrics"]["files_processed"] == 7 and "event_rate_history" not in data["metrics"]
+    assert data["figures"] == {
+        "processed": 7,
+        "successful": 5,
+        "failed": 2,
+        "errorRecords": 3,
+        "successRate": 71.4,
+        "failureRate": 28.6,
+    }
     assert data["records"]["successes"] == 4
 
 

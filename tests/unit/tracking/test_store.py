@@ -193,6 +193,56 @@ def test_report_figures(store):
     assert store.report(iso(T0 + timedelta(hours=2))).directories == ()
 
 
+def test_files_count_by_their_latest_outcome(store):
+    """Issue 13.9: an empty file that later succeeded still counted as failed in its directory.
+    A later outcome of a failed path takes that failure out of every figure, in the hour it was
+    counted in, in the same batch or a later one; a failed-again file stays one failed file."""
+    h0, h2 = T0 + timedelta(minutes=10), T0 + timedelta(hours=2, minutes=10)
+    store.commit_batch(
+        [
+            (error(iso(h0), "/in/empty.txt"), entry("/in/empty.txt", ManifestStatus.FAILED)),
+            (error(iso(h0), "/in/bad.txt"), entry("/in/bad.txt", ManifestStatus.FAILED)),
+            (error(iso(h0), "/in/twice.txt"), entry("/in/twice.txt", ManifestStatus.FAILED)),
+            (success(iso(h0), "/in/ok.txt"), entry("/in/ok.txt")),
+        ]
+    )
+    r = store.report()
+    assert (r.total_success, r.total_failed, r.directories[0].failed) == (1, 3, 3)
+    store.commit_batch(
+        [
+            (success(iso(h2), "/in/empty.txt"), entry("/in/empty.txt")),  # it got its content
+            (
+                error(iso(h2 + timedelta(minutes=1)), "/in/twice.txt"),
+                entry("/in/twice.txt", ManifestStatus.FAILED),
+            ),
+            (
+                error(iso(h2 + timedelta(minutes=2)), "/in/twice.txt"),
+                entry("/in/twice.txt", ManifestStatus.FAILED),
+            ),
+        ]
+    )
+    r = store.report()
+    assert r.figures.to_json() == {
+        "processed": 4,
+        "successful": 2,
+        "failed": 2,  # bad.txt and twice.txt
+        "errorRecords": 5,
+        "successRate": 50.0,
+        "failureRate": 50.0,
+    }
+    [d] = r.directories
+    assert (d.total, d.successful, d.failed) == (4, 2, 2)
+    assert store.counts()["failed_files"] == 2
+    # From the second hour on: empty.txt succeeded and twice.txt failed there; bad.txt is older.
+    later = store.report(iso(T0 + timedelta(hours=1)))
+    assert (later.total_success, later.total_failed) == (1, 1)
+    inside = store.report(iso(h2 - timedelta(minutes=5)))  # the first, partial hour: raw records
+    assert (inside.total_success, inside.total_failed) == (1, 1)
+    before = [store.report(s) for s in (None, iso(T0 + timedelta(hours=1)))]
+    store.rebuild_aggregates()  # the incremental aggregates equal the ones from the records
+    assert [store.report(s) for s in (None, iso(T0 + timedelta(hours=1)))] == before
+
+
 def _brute_force(items, since):
     dirs: dict[str, list] = {}
     cats: dict[str, int] = {}
