@@ -66,11 +66,31 @@ def base_name(path: str | None) -> str:
     return PurePath(path).name if path else ""
 
 
-def display_dir(directory: str, buckets: tuple[str, ...]) -> str:
-    """A directory shown from its bucket's name down: `/srv/incoming/a` -> `'incoming/a'`."""
+def unique_suffixes(paths: tuple[str, ...]) -> dict[str, str]:
+    """Each path as its shortest trailing part that no other path ends with:
+    `/a/incoming`, `/b/incoming`, `/srv/uploads` -> `a/incoming`, `b/incoming`, `uploads`."""
+    parts = {p: PurePath(p).parts for p in paths}
+    out: dict[str, str] = {}
+    for p, mine in parts.items():
+        for k in range(1, len(mine) + 1):
+            tail = mine[-k:]
+            if not any(q != p and theirs[-k:] == tail for q, theirs in parts.items()):
+                out[p] = str(PurePath(*tail))
+                break
+        else:
+            out[p] = p
+    return out
+
+
+def display_dir(directory: str, buckets: tuple[str, ...], labels: dict[str, str] | None = None) -> str:
+    """A directory shown from its bucket's label down: `/srv/incoming/a` -> `'incoming/a'`, or
+    `'srv/incoming/a'` when another bucket is also named `incoming` (see `unique_suffixes`;
+    pass `labels` to reuse them across calls)."""
     d = PurePath(directory)
+    labels = labels if labels is not None else unique_suffixes(buckets)
     for b in sorted(buckets, key=len, reverse=True):
         root = PurePath(b)
         if d == root or root in d.parents:
-            return str(PurePath(root.name) / d.relative_to(root))
-    return directory
+            label = labels.get(b, root.name)
+            return str(PurePath(label) / d.relative_to(root)) if d != root else label
+    return labels.get(directory, directory)

@@ -33,11 +33,17 @@ class DirsPane(Vertical):
     def show(self, snap: EngineSnapshot, now: float) -> None:
         """Redraw from `snap`."""
         buckets = tuple(b.path for b in snap.buckets)
+        # Labels that tell two buckets of the same name apart, and directories from the history
+        # of buckets no longer watched too.
+        under = lambda d: any(d == b or d.startswith(b.rstrip("/") + "/") for b in buckets)  # noqa: E731
+        labels = fmt.unique_suffixes(
+            buckets + tuple(d.directory for d in snap.directories if not under(d.directory))
+        )
         rows = [
             (
                 d.directory,
                 (
-                    fmt.display_dir(d.directory, buckets),
+                    fmt.display_dir(d.directory, buckets, labels),
                     fmt.count(d.total),
                     fmt.pct(d.figures.success_rate),
                     format_duration(d.avg_duration_ms / 1000) if d.total else "–",
