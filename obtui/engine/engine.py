@@ -65,6 +65,7 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None  # created on the loop in run()
         self._force = False
+        self._forced: asyncio.Event | None = None  # set by a forced stop, on the loop
         self._stop_requested = False
         self._tasks: list[asyncio.Task[Any]] = []
         # Built by run(), on the engine loop.
@@ -135,6 +136,8 @@ class Engine:
             self._force = self._force or force
             if self._stop is not None:
                 self._stop.set()
+            if self._force and self._forced is not None:
+                self._forced.set()  # cuts short a graceful stop already waiting on in-flight work
 
         self._call(stop)
 
@@ -164,8 +167,11 @@ class Engine:
         """
         self._loop = asyncio.get_running_loop()
         self._stop = stop = asyncio.Event()
+        self._forced = asyncio.Event()
         if self._stop_requested:
             stop.set()
+        if self._force:
+            self._forced.set()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.locks = lock = acquire_runner_locks(self.state_dir, self.config)  # state dir, buckets
         store = SQLiteStore(self.state_dir)
@@ -299,7 +305,7 @@ class Engine:
         parts.buckets.close()
         parts.intake.close()
         grace = 0.0 if self._force else self.config.runner.shutdown_grace_seconds
-        cut = await parts.dispatcher.close(grace)
+        cut = await parts.dispatcher.close(grace, self._forced)
         if cut:
             log.warning("%d file(s) cut off at shutdown; they stay pending for the next start", len(cut))
         parts.processor.cancel_timers()

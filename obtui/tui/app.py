@@ -97,6 +97,7 @@ class ObtuiApp(App[None]):
         self.retries: RetryRequester | None = None  # `run_tui` sets it: the errors screens' retry keys
         self.paused = False
         self.stopping = False
+        self.forced = False  # quit was forced (a second q): in-flight work is cancelled
         self.engine_ended = False  # the engine thread ended without being asked to
         self._engine_started = False
         self._last_state: str | None = None
@@ -316,7 +317,7 @@ class ObtuiApp(App[None]):
 
     def action_force_quit(self) -> None:
         """Stop at once, cancelling in-flight work."""
-        self.stopping = True
+        self.stopping = self.forced = True
         self.host.request_stop(force=True)
         self.exit()
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from obtui.config.model import Config
 
+FORCED_STOP_SECONDS = 1.5  # how long a forced stop may take before the engine process is killed
+
 
 def run_tui(config: Config, state_dir: Path, *, cli_buckets: list[Path]) -> int:
     """Run the dashboard until the user quits. Exit code 0, or 2 if the engine could not start."""
@@ -34,10 +36,13 @@ def run_tui(config: Config, state_dir: Path, *, cli_buckets: list[Path]) -> int:
 
     app.retries = RetryRequester(state_dir)
     app.run()
-    host.request_stop()
-    if not host.join(config.runner.shutdown_grace_seconds + 10):
+    # After a forced quit (a second q) the engine cancels its in-flight work at once: wait for
+    # it a moment only, then kill it, so that neither process outlives the promise of a second.
+    forced = app.forced
+    host.request_stop(force=forced)
+    if not host.join(FORCED_STOP_SECONDS if forced else config.runner.shutdown_grace_seconds + 10):
         host.request_stop(force=True)
-        if not host.join(10):
+        if not host.join(FORCED_STOP_SECONDS if forced else 10):
             host.kill()
             host.join(5)
     store.close()

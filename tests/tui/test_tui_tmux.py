@@ -117,7 +117,8 @@ def test_real_binary_in_tmux(tmp_path: Path) -> None:
         tmux.keys("Enter")  # the table has the focus, its cursor on the only record
         wait_screen(
             tmux,
-            lambda s: all(t in s for t in ("Suggestion", "The file is empty", "empty.txt")),
+            # (not the file name: a long tmp path wraps it across two lines)
+            lambda s: all(t in s for t in ("Suggestion", "The file is empty", "EmptyFileError")),
             "the error's detail with its suggestion",
         )
         tmux.keys("Escape")
@@ -150,3 +151,81 @@ def _lock_free(state: Path) -> bool:
     from obtui.tracking.runtime_files import runner_alive
 
     return not runner_alive(state)
+
+
+def _pids_with(arg: str) -> list[int]:
+    """Processes whose command line has `arg` as one of its arguments."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if arg.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
+def test_second_q_forces_the_ui_and_engine_to_end_at_once(tmp_path: Path) -> None:
+    """Issue 13.3: with a command running, `q` then `q` left a blank screen and both processes
+    alive for the whole grace period (30 s here). They must end within a second or two."""
+    inc, state = tmp_path / "incoming", tmp_path / "state"
+    inc.mkdir()
+    exit_file = tmp_path / "exit.txt"
+    config = tmp_path / "config.toml"
+    sleeper = [sys.executable, "-c", "import time; time.sleep(30)", "{path}"]
+    config.write_text(
+        "[runner]\ndebounce_ms = 100\nshutdown_grace_seconds = 30\n\n"
+        f'[[buckets]]\npath = "{inc}"\n\n'
+        '[[rules]]\nname = "slow"\npatterns = ["*.job"]\naction = "command"\n'
+        f"command = [{', '.join(f'{a!r}'.replace(chr(39), chr(34)) for a in sleeper)}]\n",
+        encoding="utf-8",
+    )
+    obtui = " ".join(
+        shlex.quote(a)
+        for a in (sys.executable, "-m", "obtui", "--state-dir", str(state), "--config", str(config))
+    )
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    script = f"{obtui}; echo EXIT=$? > {shlex.quote(str(exit_file))}"
+    command = " ".join(
+        ["env", *(shlex.quote(f"{k}={v}") for k, v in env.items()), "sh", "-c", shlex.quote(script)]
+    )
+    job = inc / "slow.job"
+    tmux = Tmux(f"obtui-test-{uuid.uuid4().hex[:12]}")
+    try:
+        tmux.start(command)
+        wait_screen(tmux, lambda s: "Watching    1 dir" in s and "running" in s, "the engine running")
+        job.write_text("work\n")
+        wait_screen(tmux, lambda s: "processing 1" in s, "the command running")
+        assert _pids_with(str(job)), "the command is not running"
+        from obtui.tracking.runtime_files import read_status
+
+        engine_pid = wait_for_value(lambda: ((read_status(state) or {}).get("snapshot") or {}).get("pid"))
+        tmux.keys("q")
+        wait_screen(tmux, lambda s: "Press q again to force" in s, "the graceful stop under way")
+        started = time.monotonic()
+        tmux.keys("q")
+        deadline = started + 10
+        while not exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        assert exit_file.exists(), f"obtui did not exit after q q; the screen:\n{tmux.screen()}"
+        assert took < 3.0, f"the UI took {took:.1f} s to end after the second q"
+        assert exit_file.read_text().strip() == "EXIT=0", tmux.screen()
+        assert not Path(f"/proc/{engine_pid}").exists(), "the engine process outlived the forced quit"
+        assert _pids_with(str(job)) == [], "the command outlived the forced quit"
+    finally:
+        tmux.kill()
+        for pid in _pids_with(str(job)):  # never leave the 30 s sleeper behind a failed test
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+    assert _lock_free(state)
+    assert job.exists(), "the cut-off file stays for the next run"
+
+
+def wait_for_value(get: Callable[[], object], timeout: float = 10.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = get()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for a value")

@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from obtui.engine.jobs import Job
 from obtui.engine.seams import Claim, Claims, LocalClaims, LocalQueue, WorkQueue
@@ -132,16 +132,25 @@ class Dispatcher:
             self._idle.clear()
             await self._idle.wait()
 
-    async def close(self, grace: float) -> list[Job]:
-        """Stop taking work, let in-flight jobs finish within `grace` seconds, then cancel them.
+    async def close(self, grace: float, cut_short: asyncio.Event | None = None) -> list[Job]:
+        """Stop taking work, let in-flight jobs finish within `grace` seconds (or until
+        `cut_short` is set: a forced stop during a graceful one), then cancel them.
         Returns the jobs that were cut off."""
         self._closed = True
         self.drop_queued()
         self._space.set()
         cut: list[Job] = []
+        if self.inflight and grace > 0 and not (cut_short is not None and cut_short.is_set()):
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wait_inflight())]
+            if cut_short is not None:
+                waits.append(asyncio.ensure_future(cut_short.wait()))
+            try:
+                await asyncio.wait(waits, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
         if self.inflight:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wait_inflight(), grace)
             cut = list(self.inflight.values())
         for t in self._workers:
             t.cancel()
