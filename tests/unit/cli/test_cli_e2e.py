@@ -21,6 +21,8 @@ def _seed(inc, state):  # type: ignore[no-untyped-def]
         os.utime(p, (old, old))
     r = obtui("--headless", "--once", "--state-dir", str(state), str(inc))
     assert r.returncode == 1, r.stderr  # the empty file is a failure
+    # The status line's figures are those of `Figures` (it once said "processed" for successful).
+    assert "processed 2 · successful 1 · failed 1" in r.stderr, r.stderr
     return r
 
 
