@@ -45,11 +45,6 @@ _MANIFEST_JOINED = (
     + ", s.output_path, coalesce(s.file_path, e.file_path) FROM manifest m "
     "LEFT JOIN successes s ON s.record_id = m.record_id LEFT JOIN errors e ON e.error_id = m.record_id"
 )
-# The failure a path still counts as a failed file: its manifest says failed and points at it.
-_COUNTED_FAILURE = (
-    "SELECT e.error_id, e.ts, e.watch_dir, e.category FROM manifest m JOIN errors e "
-    "ON e.error_id = m.record_id WHERE m.path = ? AND m.status = 'failed' AND e.failed_file = 1"
-)
 
 Item = tuple[SuccessRecord | ErrorRecord, ManifestEntry | None]
 
@@ -213,6 +208,7 @@ class SQLiteStore:
             return self._insert(con, items)
 
     def _insert(self, con: sqlite3.Connection, items: Iterable[Item]) -> list[SuccessRecord | ErrorRecord]:
+        items = list(items)  # read twice: for the failures it supersedes, then to insert
         out: list[SuccessRecord | ErrorRecord] = []
         srows, erows, mrows = [], [], []
         # watch_dir -> [successful, failed, duration sum, bytes, last file, last at]
@@ -220,11 +216,14 @@ class SQLiteStore:
         hours: dict[tuple[str, Any], list[Any]] = {}
         cats: dict[tuple[str, str], list[int]] = {}
         # path -> the failure it counts as (error id, ts, watch dir, category), within this batch
-        counted: dict[Any, tuple[str, str, Any, str] | None] = {}
+        paths = list({db_text(rec.file_path) for rec, _ in items if rec.file_path})
+        counted: dict[Any, Any] = {}
+        for i in range(0, len(paths), _CHUNK):
+            counted.update(schema.counted_failures(con, paths[i : i + _CHUNK]))
         superseded: list[str] = []
 
         def supersede(path: Any) -> None:
-            prev = counted[path] if path in counted else con.execute(_COUNTED_FAILURE, (path,)).fetchone()
+            prev = counted.get(path)
             if prev is None:
                 return
             eid, pts, pwd, pcat = prev
