@@ -220,6 +220,31 @@ async def test_new_error_reaches_recent_errors_errors_screen_and_detail() -> Non
         assert isinstance(app.screen, DashboardScreen)
 
 
+async def test_errors_screen_typing_filters_and_arrows_pick_the_record_enter_opens() -> None:
+    records = sample_records()
+    engine = FakeEngine(script=[sample_snapshot(recent_errors=tuple(summary_of(r) for r in records))])
+    app = build_app(engine, FakeStore(records))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(rows(app, "#errors-records")) == len(records) >= 2
+        # A key no binding claims goes to the filter (no `/` needed); the filter is emptied again.
+        await pilot.press("x")
+        await pilot.pause()
+        flt = app.screen.query_one("#errors-filter")
+        assert app.screen.focused is flt and flt.value == "x"  # type: ignore[attr-defined]
+        await pilot.press("backspace")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # Down in the filter moves the table's cursor; one Enter opens that record.
+        await pilot.press("down", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDetailScreen)
+        assert records[1].error_id in text(app, "#detail-summary")
+
+
 async def test_recent_error_opens_detail_from_the_dashboard_without_a_store() -> None:
     app = build_app(FakeEngine(), store=None)
     async with app.run_test(size=SIZE) as pilot:
