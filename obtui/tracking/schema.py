@@ -169,22 +169,6 @@ PRUNE = [
 ]
 
 
-_COUNTED_FAILURES = (
-    "SELECT m.path, e.error_id, e.ts, e.watch_dir, e.category FROM manifest m JOIN errors e "
-    "ON e.error_id = m.record_id WHERE m.status = 'failed' AND e.failed_file = 1 AND m.path IN ({})"
-)
-
-
-def counted_failures(con: sqlite3.Connection, paths: list[Any]) -> dict[Any, tuple[Any, ...]]:
-    """path -> (error id, ts, watch dir, category) of the failure each of `paths` still counts
-    as a failed file (its manifest says failed and points at it); paths counting none are left out.
-    A later outcome of such a path supersedes that failure (see `SQLiteStore.commit_batch`)."""
-    if not paths:
-        return {}
-    sql = _COUNTED_FAILURES.format(",".join("?" * len(paths)))
-    return {path: tuple(rest) for path, *rest in con.execute(sql, paths)}
-
-
 def db_text(s: str | None) -> str | bytes | None:
     """Text for a column. A path that is not valid UTF-8 (os.fsdecode's surrogate escapes) is kept
     as the original bytes, so it round-trips exactly and still matches in lookups."""

@@ -22,6 +22,7 @@ from typing import Any
 from obtui.tracking import schema
 from obtui.tracking.codec import error_from_json, now_iso, success_from_json, utc_iso
 from obtui.tracking.interfaces import Report
+from obtui.tracking.latest import LatestOutcomes
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, SuccessRecord
 from obtui.tracking.report_query import read_report
 from obtui.tracking.schema import db_text, py_text
@@ -195,10 +196,8 @@ class SQLiteStore:
         """Group commit: all items in one transaction, ids assigned in order.
 
         An error record counts as a failed file (`failed_file`) when it comes with a manifest
-        entry: FAILED, or POST_PENDING (failed, and to be moved or deleted by `on_failure`).
-        Files count by their latest outcome (`obtui.api.snapshot.Figures`): a new outcome for a
-        path whose latest one was a failure clears that failure's `failed_file` and takes it out of
-        the aggregates, in the hour it was counted in.
+        entry: FAILED, or POST_PENDING (failed, and to be moved or deleted by `on_failure`), until
+        a later outcome of the path supersedes it (`tracking.latest`).
         """
         if not items:
             return []
@@ -215,23 +214,7 @@ class SQLiteStore:
         dirs: dict[Any, list[Any]] = {}
         hours: dict[tuple[str, Any], list[Any]] = {}
         cats: dict[tuple[str, str], list[int]] = {}
-        # path -> the failure it counts as (error id, ts, watch dir, category), within this batch
-        paths = list({db_text(rec.file_path) for rec, _ in items if rec.file_path})
-        counted: dict[Any, Any] = {}
-        for i in range(0, len(paths), _CHUNK):
-            counted.update(schema.counted_failures(con, paths[i : i + _CHUNK]))
-        superseded: list[str] = []
-
-        def supersede(path: Any) -> None:
-            prev = counted.get(path)
-            if prev is None:
-                return
-            eid, pts, pwd, pcat = prev
-            superseded.append(eid)
-            dirs.setdefault(pwd, [0, 0, 0.0, 0, None, ""])[1] -= 1
-            hours.setdefault((pts[:13], pwd), [0, 0, 0.0, 0])[1] -= 1
-            cats.setdefault((pts[:13], pcat), [0, 0])[1] -= 1
-
+        latest = LatestOutcomes(con, [db_text(rec.file_path) for rec, _ in items if rec.file_path])
         for rec, entry in items:
             ts = _ts(rec.timestamp)
             wd = db_text(rec.watch_dir or "")
@@ -260,11 +243,9 @@ class SQLiteStore:
                 c[1] += failed
                 if failed:
                     outcome = (0, 1, 0.0, 0)
-            if outcome is not None and rec.file_path:
-                path = db_text(rec.file_path)
-                supersede(path)
-                # An error record with an outcome is a failed file; a success counts no failure.
-                counted[path] = (rid, ts, wd, str(rec.category)) if isinstance(rec, ErrorRecord) else None
+            if outcome is not None and rec.file_path:  # an error record with an outcome: a failed file
+                failure = (rid, ts, wd, str(rec.category)) if isinstance(rec, ErrorRecord) else None
+                latest.outcome(db_text(rec.file_path), failure, dirs, hours, cats)
             if outcome is not None:
                 d = dirs.setdefault(wd, [0, 0, 0.0, 0, None, ""])
                 h = hours.setdefault((ts[:13], wd), [0, 0, 0.0, 0])
@@ -282,7 +263,7 @@ class SQLiteStore:
             out.append(rec)
         con.executemany(_INSERT_SUCCESS, srows)
         con.executemany(_INSERT_ERROR, erows)
-        con.executemany("UPDATE errors SET failed_file = 0 WHERE error_id = ?", [(e,) for e in superseded])
+        latest.apply(con)
         con.executemany(_REPLACE_MANIFEST, mrows)
         con.executemany(schema.UPSERT_DIR, [(k, *v) for k, v in dirs.items()])
         con.executemany(schema.UPSERT_HOUR_DIR, [(*k, *v) for k, v in hours.items()])
