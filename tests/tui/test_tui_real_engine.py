@@ -221,9 +221,9 @@ async def dashboard_scenario(tmp_path: Path, kind: str) -> tuple[ObtuiApp, Engin
         assert "1 record" in text(app, "#errors-status")
 
         # ...typing starts the filter (no `/` needed), which queries the store...
-        await pilot.press(*"ty.txt")
+        await pilot.press(*"mpty.txt")
         flt = app.screen.query_one("#errors-filter", Input)
-        assert app.screen.focused is flt and flt.value == "ty.txt"
+        assert app.screen.focused is flt and flt.value == "mpty.txt"
         await until(pilot, lambda: "1 record" in text(app, "#errors-status"), "the filtered records")
         # ...and one Enter shows its detail: message and suggestion from the record.
         await pilot.press("enter")
