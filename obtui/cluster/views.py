@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from obtui.api.snapshot import Figures
 from obtui.cluster import keys
 from obtui.cluster.protocol import dlq_retry
 
@@ -62,24 +63,17 @@ def report_doc(docs: list[dict[str, Any]], since: str | None) -> dict[str, Any]:
             cats[str(d.get("category") or "Unknown")] += 1
     ok = sum(b["ok"] for b in per.values())
     failed = sum(b["failed"] for b in per.values())
-    total = ok + failed
+    figures = Figures(ok, failed, sum(cats.values()))  # the one definition, as in `--report --json`
     return {
         "since": since,
-        "totals": {
-            "processed": total,
-            "successful": ok,
-            "failed": failed,
-            "successRate": round(100.0 * ok / total, 1) if total else 0.0,
-            "errorRecords": sum(cats.values()),
-            "dead": sum(b["dead"] for b in per.values()),
-        },
+        "totals": {**figures.to_json(), "dead": sum(b["dead"] for b in per.values())},
         "directories": [
             {
                 "directory": name,
                 "total": b["total"],
                 "successful": b["ok"],
                 "failed": b["failed"],
-                "successRate": round(100.0 * b["ok"] / b["total"], 1) if b["total"] else 0.0,
+                "successRate": Figures(b["ok"], b["failed"]).to_json()["successRate"],
                 "avgDurationMs": round(b["dur"] / b["ok"], 3) if b["ok"] else 0.0,
                 "bytes": b["bytes"],
                 "lastFile": f"{name}/{b['last']['rel']}" if b["last"] else None,

@@ -56,6 +56,7 @@ def test_status_report_errors_dlq_and_retry_from_redis_alone(redis_server, tmp_p
         "successful": 1,
         "failed": 1,
         "successRate": 50.0,
+        "failureRate": 50.0,
         "errorRecords": 2,
         "dead": 1,
     }
