@@ -65,7 +65,7 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None  # created on the loop in run()
         self._force = False
-        self._forced: asyncio.Event | None = None  # set by a forced stop, on the loop
+        self._forced = asyncio.Event()  # set on the loop by a force during a graceful stop
         self._stop_requested = False
         self._tasks: list[asyncio.Task[Any]] = []
         # Built by run(), on the engine loop.
@@ -136,7 +136,7 @@ class Engine:
             self._force = self._force or force
             if self._stop is not None:
                 self._stop.set()
-            if self._force and self._forced is not None:
+            if self._force:
                 self._forced.set()  # cuts short a graceful stop already waiting on in-flight work
 
         self._call(stop)
@@ -167,11 +167,8 @@ class Engine:
         """
         self._loop = asyncio.get_running_loop()
         self._stop = stop = asyncio.Event()
-        self._forced = asyncio.Event()
         if self._stop_requested:
             stop.set()
-        if self._force:
-            self._forced.set()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.locks = lock = acquire_runner_locks(self.state_dir, self.config)  # state dir, buckets
         store = SQLiteStore(self.state_dir)
