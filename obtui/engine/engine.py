@@ -133,11 +133,10 @@ class Engine:
         self._force = self._force or force
 
         def stop() -> None:
-            self._force = self._force or force
+            if self._force:  # set above, before this runs on the loop
+                self._forced.set()  # cuts short a graceful stop already waiting on in-flight work
             if self._stop is not None:
                 self._stop.set()
-            if self._force:
-                self._forced.set()  # cuts short a graceful stop already waiting on in-flight work
 
         self._call(stop)
 
