@@ -1,69 +1,81 @@
-"""Files count by their latest outcome (`obtui.api.snapshot.Figures`): inside one write
-transaction, which failure each path still counts as a failed file, and the corrections to the
-aggregates when a later outcome of that path supersedes it.
+"""Files count by their latest outcome (`obtui.api.snapshot.Figures`): around one write batch,
+which failure each path still counts as a failed file, and the corrections when a later outcome
+of that path supersedes it.
 
 A failure counts while the path's manifest entry says `failed` and points at it. A new outcome for
-the path clears that record's `failed_file` and takes it out of `dir_stats`, `hour_dir` and
-`hour_cat` in the hour it was counted in, so `report(since)`, `rebuild_aggregates()` and `prune`
-keep agreeing. A path that was `consumed` (moved or deleted) starts a new file.
+the path (a success, or a failure again) clears that record's `failed_file` and takes it out of
+`dir_stats`, `hour_dir` and `hour_cat` in the hour it was counted in, in the same transaction, so
+`report(since)`, `rebuild_aggregates()` and `prune` keep agreeing. A failure whose file is moved or
+deleted by `on_failure` (`post_pending`, then `consumed`) is never superseded: a new file dropped
+at that path is a new file. Paths are the manifest's (a record names where the file is now).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
+
+from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, SuccessRecord
+from obtui.tracking.schema import db_text
 
 _CHUNK = 500  # parameters per IN (...) query
 
-_COUNTED_FAILURES = (
-    "SELECT m.path, e.error_id, e.ts, e.watch_dir, e.category FROM manifest m JOIN errors e "
-    "ON e.error_id = m.record_id WHERE m.status = 'failed' AND e.failed_file = 1 AND m.path IN ({})"
+_COUNTED = (
+    "SELECT m.path, e.error_id FROM manifest m JOIN errors e ON e.error_id = m.record_id "
+    "WHERE m.status = 'failed' AND e.failed_file = 1 AND m.path IN ({})"
 )
+_DETAILS = "SELECT error_id, ts, watch_dir, category FROM errors WHERE failed_file = 1 AND error_id IN ({})"
+_CLEAR = [
+    "UPDATE errors SET failed_file = 0 WHERE error_id = :id",
+    "UPDATE dir_stats SET failed = failed - 1 WHERE watch_dir = :wd",
+    "UPDATE hour_dir SET failed = failed - 1 WHERE hour = :hour AND watch_dir = :wd",
+    "UPDATE hour_cat SET failed = failed - 1 WHERE hour = :hour AND category = :cat",
+]
 
-Failure = tuple[str, str, Any, str]  # error id, ts, watch dir (as stored), category
 
-
-def counted_failures(con: sqlite3.Connection, paths: list[Any]) -> dict[Any, Failure]:
-    """path -> the failure each of `paths` still counts as a failed file; paths counting none
-    are left out. One query per 500 paths."""
-    found: dict[Any, Failure] = {}
-    for i in range(0, len(paths), _CHUNK):
-        chunk = paths[i : i + _CHUNK]
-        sql = _COUNTED_FAILURES.format(",".join("?" * len(chunk)))
-        for path, eid, ts, wd, cat in con.execute(sql, chunk):
-            found[path] = (eid, ts, wd, cat)
-    return found
+def _chunked(con: sqlite3.Connection, sql: str, keys: list[Any]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
+        rows += con.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+    return rows
 
 
 class LatestOutcomes:
-    """The failures a batch of records supersedes, for `SQLiteStore` inside its transaction."""
+    """Made inside the write transaction before the batch is inserted (it reads the manifest the
+    batch is about to replace); `settle` after, with the records as inserted (with their ids)."""
 
-    def __init__(self, con: sqlite3.Connection, paths: list[Any]) -> None:
-        self._counted: dict[Any, Failure | None] = dict(counted_failures(con, list(set(paths))))
-        self.superseded: list[str] = []
+    def __init__(self, con: sqlite3.Connection, items: Sequence[tuple[Any, ManifestEntry | None]]) -> None:
+        self._items = items
+        paths = list({db_text(e.path) for _, e in items if e is not None})
+        self._counted: dict[Any, str | None] = {p: eid for p, eid in _chunked(con, _COUNTED, paths)}
 
-    def outcome(
-        self,
-        path: Any,
-        failure: Failure | None,
-        dirs: dict[Any, list[Any]],
-        hours: dict[tuple[str, Any], list[Any]],
-        cats: dict[tuple[str, str], list[int]],
-    ) -> None:
-        """`path` has a new outcome, a failure (`failure`) or a success (None): the failure it
-        counted as until now, if any, leaves the aggregate deltas `dirs`, `hours` and `cats`."""
-        prev = self._counted.get(path)
-        self._counted[path] = failure
-        if prev is None:
-            return
-        eid, pts, pwd, pcat = prev
-        self.superseded.append(eid)
-        dirs.setdefault(pwd, [0, 0, 0.0, 0, None, ""])[1] -= 1
-        hours.setdefault((pts[:13], pwd), [0, 0, 0.0, 0])[1] -= 1
-        cats.setdefault((pts[:13], pcat), [0, 0])[1] -= 1
-
-    def apply(self, con: sqlite3.Connection) -> None:
-        """Clear `failed_file` on the superseded records (after they were inserted)."""
-        con.executemany(
-            "UPDATE errors SET failed_file = 0 WHERE error_id = ?", [(e,) for e in self.superseded]
-        )
+    def settle(
+        self, con: sqlite3.Connection, saved: list[SuccessRecord | ErrorRecord]
+    ) -> list[SuccessRecord | ErrorRecord]:
+        """Supersede, in batch order, the failures that a later outcome of their path replaces;
+        return `saved` unchanged."""
+        superseded: list[str] = []
+        for (_, entry), rec in zip(self._items, saved, strict=True):
+            # An outcome, as `SQLiteStore` counts them: a success, or an error settling its file.
+            failure = (
+                isinstance(rec, ErrorRecord)
+                and entry is not None
+                and entry.status
+                in (
+                    ManifestStatus.FAILED,
+                    ManifestStatus.POST_PENDING,
+                )
+            )
+            if entry is None or not (isinstance(rec, SuccessRecord) or failure):
+                continue
+            path = db_text(entry.path)
+            if (prev := self._counted.get(path)) is not None:
+                superseded.append(prev)
+            kept = failure and entry.status == ManifestStatus.FAILED
+            self._counted[path] = rec.error_id if kept and isinstance(rec, ErrorRecord) else None
+        for eid, ts, wd, cat in _chunked(con, _DETAILS, superseded):
+            for sql in _CLEAR:
+                con.execute(sql, {"id": eid, "wd": wd, "hour": ts[:13], "cat": cat})
+        return saved

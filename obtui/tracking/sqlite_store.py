@@ -19,10 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from obtui.tracking import schema
+from obtui.tracking import latest, schema
 from obtui.tracking.codec import error_from_json, now_iso, success_from_json, utc_iso
 from obtui.tracking.interfaces import Report
-from obtui.tracking.latest import LatestOutcomes
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, SuccessRecord
 from obtui.tracking.report_query import read_report
 from obtui.tracking.schema import db_text, py_text
@@ -196,25 +195,23 @@ class SQLiteStore:
         """Group commit: all items in one transaction, ids assigned in order.
 
         An error record counts as a failed file (`failed_file`) when it comes with a manifest
-        entry: FAILED, or POST_PENDING (failed, and to be moved or deleted by `on_failure`), until
-        a later outcome of the path supersedes it (`tracking.latest`).
+        entry: FAILED, or POST_PENDING (failed, and to be moved or deleted by `on_failure`).
         """
         if not items:
             return []
         with self._transaction() as con:
             if len(self._seq) > _SEQ_CACHE:
                 self._seq.clear()
-            return self._insert(con, items)
+            outcomes = latest.LatestOutcomes(con, items)  # files count by their latest outcome
+            return outcomes.settle(con, self._insert(con, items))
 
     def _insert(self, con: sqlite3.Connection, items: Iterable[Item]) -> list[SuccessRecord | ErrorRecord]:
-        items = list(items)  # read twice: for the failures it supersedes, then to insert
         out: list[SuccessRecord | ErrorRecord] = []
         srows, erows, mrows = [], [], []
         # watch_dir -> [successful, failed, duration sum, bytes, last file, last at]
         dirs: dict[Any, list[Any]] = {}
         hours: dict[tuple[str, Any], list[Any]] = {}
         cats: dict[tuple[str, str], list[int]] = {}
-        latest = LatestOutcomes(con, [db_text(rec.file_path) for rec, _ in items if rec.file_path])
         for rec, entry in items:
             ts = _ts(rec.timestamp)
             wd = db_text(rec.watch_dir or "")
@@ -243,9 +240,6 @@ class SQLiteStore:
                 c[1] += failed
                 if failed:
                     outcome = (0, 1, 0.0, 0)
-            if outcome is not None and rec.file_path:  # an error record with an outcome: a failed file
-                failure = (rid, ts, wd, str(rec.category)) if isinstance(rec, ErrorRecord) else None
-                latest.outcome(db_text(rec.file_path), failure, dirs, hours, cats)
             if outcome is not None:
                 d = dirs.setdefault(wd, [0, 0, 0.0, 0, None, ""])
                 h = hours.setdefault((ts[:13], wd), [0, 0, 0.0, 0])
@@ -263,7 +257,6 @@ class SQLiteStore:
             out.append(rec)
         con.executemany(_INSERT_SUCCESS, srows)
         con.executemany(_INSERT_ERROR, erows)
-        latest.apply(con)
         con.executemany(_REPLACE_MANIFEST, mrows)
         con.executemany(schema.UPSERT_DIR, [(k, *v) for k, v in dirs.items()])
         con.executemany(schema.UPSERT_HOUR_DIR, [(*k, *v) for k, v in hours.items()])

@@ -243,6 +243,23 @@ def test_files_count_by_their_latest_outcome(store):
     assert [store.report(s) for s in (None, iso(T0 + timedelta(hours=1)))] == before
 
 
+def test_a_failed_file_moved_away_stays_failed_and_paths_are_the_manifests(store):
+    """A failure whose file `on_failure` moves (post_pending, then consumed) is never superseded:
+    a new file dropped at the same path is a new file. The record names where the file is now;
+    the path that counts is the manifest's."""
+    t = lambda m: iso(T0 + timedelta(minutes=m))  # noqa: E731
+    store.commit_batch([(error(t(1), "/in/failed/x.txt"), entry("/in/x.txt", ManifestStatus.POST_PENDING))])
+    store.set_manifest_status("/in/x.txt", ManifestStatus.CONSUMED)
+    store.commit_batch([(success(t(2), "/in/x.txt"), entry("/in/x.txt"))])  # a new x.txt
+    r = store.report()
+    assert (r.total_success, r.total_failed) == (1, 1)
+    # Kept in place (FAILED), a failure recorded under the manifest's path is superseded.
+    store.commit_batch([(error(t(3), "/in/y.txt"), entry("/in/y.txt", ManifestStatus.FAILED))])
+    store.commit_batch([(success(t(4), "/in/y.txt"), entry("/in/y.txt"))])
+    r = store.report()
+    assert (r.total_success, r.total_failed) == (2, 1)
+
+
 def _brute_force(items, since):
     dirs: dict[str, list] = {}
     cats: dict[str, int] = {}
