@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -170,6 +170,33 @@ class ClusterLedger:
         if refused:
             return Finished(None, refused=refused)
         return await self._local.finish(record, entry, None)
+
+    async def finish_many(
+        self, items: Sequence[tuple[Outcome, ManifestEntry | None, Claim | None]]
+    ) -> list[Finished]:
+        """Each outcome fenced in Redis on its own (concurrently), then the accepted ones
+        journalled locally in one transaction; answers in order."""
+        answers: list[Finished | None] = [None] * len(items)
+        fenced = [
+            i
+            for i, (_, entry, claim) in enumerate(items)
+            if entry is not None and isinstance(claim, ClusterClaim)
+        ]
+
+        async def fence(i: int) -> None:
+            record, _, claim = items[i]
+            assert isinstance(claim, ClusterClaim)
+            state = "ok" if isinstance(record, SuccessRecord) else "error"
+            refused = await self._node.finish(claim.held, state, outcome_doc(record))
+            if refused:
+                answers[i] = Finished(None, refused=refused)
+
+        await asyncio.gather(*(fence(i) for i in fenced))
+        keep = [i for i in range(len(items)) if answers[i] is None]
+        saved = await self._local.finish_many([(items[i][0], items[i][1], None) for i in keep])
+        for i, fin in zip(keep, saved, strict=True):
+            answers[i] = fin
+        return [a for a in answers if a is not None]
 
     async def mark(self, path: str, status: ManifestStatus, moved_to: str | None = None) -> None:
         await self._local.mark(path, status, moved_to)

@@ -235,7 +235,8 @@ class Engine:
             ),
         )
         dispatcher = Dispatcher(
-            lambda job, claim: processor.process(job, claim),
+            batch_handler=lambda items: processor.process_batch(list(items)),
+            batchable=lambda job: processor.pace.batchable(self.matcher, job),
             concurrency=runner.concurrency,
             capacity=runner.max_queue_size,
             on_backlog_cleared=lambda: buckets.request_scan_all("backlog"),
@@ -304,7 +305,7 @@ class Engine:
         cut = await parts.dispatcher.close(grace, self._forced)
         if cut:
             log.warning("%d file(s) cut off at shutdown; they stay pending for the next start", len(cut))
-        parts.processor.cancel_timers()
+        parts.processor.close()
         if node is not None:
             await node.stop()
         for t in self._tasks:
@@ -347,7 +348,7 @@ class Engine:
         d, p = parts.dispatcher, parts.processor
         while not self._stop.is_set():
             await asyncio.sleep(0.05)
-            busy = parts.buckets.scanning or d.queue or d.inflight or p.retrying or len(parts.intake.settler)
+            busy = parts.buckets.scanning or d.working or p.retrying or len(parts.intake.settler)
             if not busy:
                 waiting = sum(len(b.waiting) for b in p.breakers.values())
                 if waiting:

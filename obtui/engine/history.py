@@ -66,7 +66,8 @@ class RunHistory:
         log.info(
             "processed %s -> %s (rule %s, %.1f ms)", rec.file_path, rec.output_path, rec.rule, rec.duration_ms
         )
-        self._emit({"event": "success", **rec.to_json()})
+        if self._subscribers:  # building the event costs as much as the rest of this hook
+            self._emit({"event": "success", **rec.to_json()})
 
     def on_error(self, rec: ErrorRecord, failed: bool, supersedes: bool = False) -> None:
         """`failed`: the record settles a file as failed (not only an error along the way);
@@ -96,7 +97,8 @@ class RunHistory:
             rec.file_path,
             rec.message,
         )
-        self._emit({"event": "error", **rec.to_json()})
+        if self._subscribers:
+            self._emit({"event": "error", **rec.to_json()})
 
     def count_unfinished(self, n: int) -> None:
         """`n` files a `once` run leaves unfinished (behind an open breaker): they count as failed."""

@@ -13,7 +13,7 @@ Locally a claim is never lost and a finish is never refused.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -199,6 +199,13 @@ class OutcomeLedger(Protocol):
         """Record an outcome (and the manifest entry) in one transaction, fenced by `claim`."""
         ...
 
+    async def finish_many(
+        self, items: Sequence[tuple[Outcome, ManifestEntry | None, Claim | None]]
+    ) -> list[Finished]:
+        """`finish` for a batch (a burst's outcomes): one answer per item, in order. An
+        implementation may commit them in one transaction; each is fenced by its own claim."""
+        ...
+
     async def mark(self, path: str, status: ManifestStatus, moved_to: str | None = None) -> None:
         """Set a manifest entry's status (e.g. consumed after its post-action) and where a move
         put the file (so `--retry` can bring it back)."""
@@ -226,6 +233,12 @@ class LocalLedger:
     ) -> Finished:
         # A local claim is never lost, so nothing is ever refused here.
         return Finished(await self._writer.commit(record, entry))
+
+    async def finish_many(
+        self, items: Sequence[tuple[Outcome, ManifestEntry | None, Claim | None]]
+    ) -> list[Finished]:
+        saved = await self._writer.commit_many([(record, entry) for record, entry, _ in items])
+        return [Finished(rec) for rec in saved]
 
     async def mark(self, path: str, status: ManifestStatus, moved_to: str | None = None) -> None:
         await self._writer.call(self._store.set_manifest_status, path, status, moved_to)

@@ -2,7 +2,8 @@
 
 `await writer.commit(record, entry)` queues the record and waits on a future; the thread takes
 everything queued (up to `max_batch` items), commits it in one transaction with
-`store.commit_batch`, and resolves each future on its own loop with `call_soon_threadsafe`. The
+`store.commit_batch`, and resolves the batch's futures on their loop with one
+`call_soon_threadsafe`. The
 event loop never blocks on SQLite. Queued work runs in order: a `call` queued after a commit
 runs after that commit.
 """
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ class _Job:
     future: asyncio.Future[Any]
     record: Record | None = None
     entry: ManifestEntry | None = None
+    many: list[tuple[Record, ManifestEntry | None]] | None = None  # commit_many: one future
     fn: Callable[..., Any] | None = None
     args: tuple[Any, ...] = ()
 
@@ -78,6 +80,13 @@ class RecordWriter:
 
         Store failures (disk full, a locked database, ...) are raised here."""
         return await self._submit(_Job(*self._new_future(), record=record, entry=entry))
+
+    async def commit_many(self, items: Sequence[tuple[Record, ManifestEntry | None]]) -> list[Record]:
+        """`commit` for a batch, with one future: all in the same transaction (and the same group
+        commit as whatever else is queued); the records come back with their ids, in order."""
+        if not items:
+            return []
+        return await self._submit(_Job(*self._new_future(), many=list(items)))  # type: ignore[no-any-return]
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` (e.g. `store.set_manifest_status`) on the writer thread, in queue order."""
@@ -142,27 +151,41 @@ class RecordWriter:
     def _commit(self, jobs: list[_Job]) -> None:
         if not jobs:
             return
+        items: list[tuple[Record, ManifestEntry | None]] = []
+        for j in jobs:
+            items.extend(j.many if j.many is not None else [(j.record, j.entry)])  # type: ignore[list-item]
         try:
-            saved = self.store.commit_batch([(j.record, j.entry) for j in jobs])  # type: ignore[misc]
+            saved = self.store.commit_batch(items)
         except Exception as exc:
             if len(jobs) == 1:
                 _resolve(jobs[0].loop, jobs[0].future, None, exc)
                 return
             # One bad item must not fail its neighbours: retry one by one, each in its own
             # transaction (a full disk fails them all anyway).
-            log.warning("group commit of %d records failed (%s); committing one by one", len(jobs), exc)
+            log.warning("group commit of %d records failed (%s); committing one by one", len(items), exc)
             for j in jobs:
                 self._commit([j])
             return
         self.batches += 1
         self.committed += len(saved)
-        if len(saved) != len(jobs):  # a broken store must not kill this thread
-            wrong = RuntimeError(f"the store returned {len(saved)} records for {len(jobs)}")
+        if len(saved) != len(items):  # a broken store must not kill this thread
+            wrong = RuntimeError(f"the store returned {len(saved)} records for {len(items)}")
             for j in jobs:
                 _resolve(j.loop, j.future, None, wrong)
             return
-        for j, rec in zip(jobs, saved, strict=True):
-            _resolve(j.loop, j.future, rec, None)
+        # One wake-up of each waiting loop for the whole batch, not one per record.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+        at = 0
+        for j in jobs:
+            if j.many is not None:
+                value: Any = saved[at : at + len(j.many)]
+                at += len(j.many)
+            else:
+                value = saved[at]
+                at += 1
+            by_loop.setdefault(j.loop, []).append((j.future, value))
+        for loop, results in by_loop.items():
+            _resolve_all(loop, results)
 
     def _call(self, job: _Job) -> None:
         try:
@@ -171,6 +194,18 @@ class RecordWriter:
             _resolve(job.loop, job.future, None, exc)
         else:
             _resolve(job.loop, job.future, result, None)
+
+
+def _resolve_all(loop: asyncio.AbstractEventLoop, results: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    def settle() -> None:
+        for fut, value in results:
+            if not fut.done():  # the awaiting task was cancelled; the work itself was done
+                fut.set_result(value)
+
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # that loop is closed: nobody is waiting any more
+        pass
 
 
 def _resolve(

@@ -2,7 +2,8 @@
 
 Placeholders are substituted inside each argument, so a file name with spaces, quotes, `;`,
 `$(…)` or a leading dash is always exactly one argument. The program runs in its own session:
-a timeout (or cancellation) kills its whole process group, grandchildren included.
+a timeout (or cancellation) kills its whole process group, grandchildren included. It is
+spawned and waited for from a worker thread (`spawn.py`), never on the engine loop.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import asyncio
 import os
 import re
 import signal
-from asyncio.subprocess import DEVNULL, PIPE
 
 from obtui.engine.actions.base import ActionContext, ActionResult
+from obtui.engine.actions.spawn import POOL, Child, Ran, run_program
 from obtui.engine.errors import (
     CommandFailedError,
     CommandNotFoundError,
@@ -25,10 +26,7 @@ PLACEHOLDERS = ("path", "name", "stem", "suffix", "dir", "bucket", "output_dir",
 # One pass over each argument: a value that itself contains `{name}` (a file called
 # `a{name}.txt`) is not substituted again.
 _PLACEHOLDER_RE = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
-KEEP = 64 << 10  # bytes of stdout / stderr kept while the command runs (the tail)
 RECORD_TAIL = 2 << 10  # characters of each tail put in the record
-KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
-EOF_GRACE = 2.0  # after the program exits, how long leftover children may hold its pipes
 
 
 def placeholder_values(ctx: ActionContext) -> dict[str, str]:
@@ -57,66 +55,19 @@ def tail_text(data: bytes | bytearray, limit: int = RECORD_TAIL) -> str:
     return text[-limit:]
 
 
-class _Capture(asyncio.SubprocessProtocol):
-    """Keeps the last KEEP bytes of stdout/stderr (memory stays flat, the pipes never fill) and
-    tells apart the program's exit from the end of its output: a child left running can hold
-    the pipes open long after, and `Process.wait()` would wait for that too."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.out = bytearray()
-        self.err = bytearray()
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()  # every pipe at EOF
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        buf = self.out if fd == 1 else self.err
-        buf += data
-        if len(buf) > KEEP:
-            del buf[:-KEEP]
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-async def _within(fut: asyncio.Future[None], seconds: float | None) -> bool:
-    """True if `fut` completes within `seconds` (None: no limit); `fut` itself is never cancelled."""
-    try:
-        await asyncio.wait_for(asyncio.shield(fut), seconds)
-    except TimeoutError:
-        return False
-    return True
-
-
-async def _kill_group(pgid: int, cap: _Capture) -> None:
-    """SIGTERM the process group, SIGKILL whatever is left after KILL_GRACE."""
-    _signal_group(pgid, signal.SIGTERM)
-    await _within(cap.exited, KILL_GRACE)
-    # Always: group members that ignored SIGTERM outlive a leader that honoured it.
-    _signal_group(pgid, signal.SIGKILL)
-    await _within(cap.exited, KILL_GRACE)
-
-
-async def _finish(pgid: int, cap: _Capture) -> None:
-    """Let the output reach EOF; children still holding the pipes are killed, then abandoned."""
-    if not await _within(cap.closed, EOF_GRACE):
-        _signal_group(pgid, signal.SIGKILL)
-        await _within(cap.closed, EOF_GRACE)
-
-
 async def run_command(ctx: ActionContext) -> ActionResult:
-    """Run `ctx.rule.command` on the file (async; on the engine loop).
+    """Run `ctx.rule.command` on the file: awaited on the engine loop, the program itself runs
+    from a worker thread (see `run_command_sync`). Cancelling kills its process group."""
+    child = Child()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(POOL, run_command_sync, ctx, child)
+    except asyncio.CancelledError:
+        child.cancel()  # shutting down: leave nothing running
+        raise
+
+
+def run_command_sync(ctx: ActionContext, child: Child) -> ActionResult:
+    """Run `ctx.rule.command` on the file (blocking: from a worker thread).
 
     Raises CommandNotFoundError (cannot exec), CommandTimeoutError (after `rule.timeout`; the
     process group is killed) or CommandFailedError (exit code != 0, with stdout/stderr tails in
@@ -143,17 +94,9 @@ async def run_command(ctx: ActionContext) -> ActionResult:
         "OBTUI_OUTPUT_DIR": values["output_dir"],
         **ctx.env,  # cluster mode: OBTUI_JOB_KEY, OBTUI_ATTEMPT, OBTUI_HOST
     }
-    loop = asyncio.get_running_loop()
+    timeout = rule.timeout if rule.timeout and rule.timeout > 0 else None
     try:
-        transport, cap = await loop.subprocess_exec(
-            lambda: _Capture(loop),
-            *argv,
-            stdin=DEVNULL,
-            stdout=PIPE,
-            stderr=PIPE,
-            start_new_session=True,
-            env=env,
-        )
+        ran = run_program(argv, env, timeout, child)
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         what = "was not found" if isinstance(exc, FileNotFoundError) else "cannot be executed"
         raise CommandNotFoundError(
@@ -167,24 +110,13 @@ async def run_command(ctx: ActionContext) -> ActionResult:
             code=type(exc).__name__,
             context={"argv": argv},
         ) from exc
-    pgid = transport.get_pid()
-    timeout = rule.timeout if rule.timeout and rule.timeout > 0 else None
-    try:
-        if not await _within(cap.exited, timeout):
-            await _kill_group(pgid, cap)
-            await _finish(pgid, cap)
-            raise CommandTimeoutError(
-                f"Command {argv[0]!r} on {ctx.facts.path.name} timed out after {rule.timeout:g} s and was killed",
-                code="timeout",
-                context=_tails(argv, cap) | {"timeout": rule.timeout},
-            )
-        await _finish(pgid, cap)
-    except asyncio.CancelledError:
-        _signal_group(pgid, signal.SIGKILL)  # shutting down: leave nothing running
-        raise
-    finally:
-        transport.close()
-    code = transport.get_returncode() or 0
+    if ran.timed_out:
+        raise CommandTimeoutError(
+            f"Command {argv[0]!r} on {ctx.facts.path.name} timed out after {rule.timeout:g} s and was killed",
+            code="timeout",
+            context=_tails(argv, ran) | {"timeout": rule.timeout},
+        )
+    code = ran.returncode
     if code != 0:
         if code < 0:
             sig = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
@@ -194,15 +126,15 @@ async def run_command(ctx: ActionContext) -> ActionResult:
         raise CommandFailedError(
             f"Command {argv[0]!r} on {ctx.facts.path.name} {message}",
             code=short,
-            context=_tails(argv, cap) | {"exit_code": code},
+            context=_tails(argv, ran) | {"exit_code": code},
         )
     return ActionResult(
         output_path=ctx.output_dir if uses_output else None,
         file_type="file",
         bytes_processed=ctx.facts.size,
-        extra={"exit_code": 0} | _tails(argv, cap),
+        extra={"exit_code": 0} | _tails(argv, ran),
     )
 
 
-def _tails(argv: list[str], cap: _Capture) -> dict[str, object]:
-    return {"argv": argv, "stdout_tail": tail_text(cap.out), "stderr_tail": tail_text(cap.err)}
+def _tails(argv: list[str], ran: Ran) -> dict[str, object]:
+    return {"argv": argv, "stdout_tail": tail_text(ran.out), "stderr_tail": tail_text(ran.err)}

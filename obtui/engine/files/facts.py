@@ -153,7 +153,7 @@ def inspect_file(
             raise NotRegularFileError(f"{path} is {_kind(st.st_mode)}; only regular files are processed")
         os.set_blocking(fd, True)
         try:
-            digest, size = _hash(f, max_file_size)
+            digest, size = _hash(f, max_file_size, st.st_size)
         except OSError as exc:
             raise os_error(exc, path, "read") from exc
     # The hash covers exactly `size` bytes, even if the file changed size while being read.
@@ -171,9 +171,11 @@ def _check_size(path: Path, size: int, max_file_size: int) -> None:
         )
 
 
-def _hash(f: object, limit: int) -> tuple[str, int]:
+def _hash(f: object, limit: int, size_hint: int = CHUNK) -> tuple[str, int]:
     h = hashlib.sha256()
-    buf = bytearray(CHUNK)
+    # A buffer the size of the file (a chunk at most): zeroing a whole chunk for a small file
+    # cost more than hashing it.
+    buf = bytearray(min(CHUNK, max(size_hint + 1, 4096)))
     view = memoryview(buf)
     total = 0
     readinto = f.readinto  # type: ignore[attr-defined]

@@ -7,40 +7,71 @@
   finds every file whose content is not on record.
 - `pause()` stops workers from taking new jobs; in-flight jobs finish.
 - A worker holds a claim on its file (`seams.Claims`) while the handler runs.
+- The handler may return a *tail* (an awaitable: waiting for the record's commit, then the
+  post-action). The worker does not wait for it: it takes the next file at once, and the tail
+  runs on its own, still holding the claim; the path counts as busy (`finishing`) until the tail
+  is done. At most `max_finishing` tails run at once (a worker waits for room).
+- With a `batch_handler`, a worker takes several queued jobs at once when the queue is deep
+  (up to `max_batch`, and never more than its share of the queue), so a burst costs one hop to
+  a thread and one tail per batch rather than per file; a single drop is still a batch of one.
+  Only jobs `batchable(job)` says yes to are batched, and a batch ends with the first job that
+  is not: a long command never holds the claims of files queued behind it in its batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from obtui.engine.jobs import Job
 from obtui.engine.seams import Claim, Claims, LocalClaims, LocalQueue, WorkQueue
 
-__all__ = ["Dispatcher", "Job"]
+__all__ = ["BatchHandler", "Dispatcher", "Handler", "Job"]
+
+log = logging.getLogger("obtui.dispatcher")
+# What a handler returns: None when the job is done, or the tail still to run.
+Handler = Callable[[Job, Claim], Awaitable[Awaitable[None] | None]]
+BatchHandler = Callable[[list[tuple[Job, Claim]]], Awaitable[Awaitable[None] | None]]
+MAX_FINISHING = 256  # tails (batches) running at once
+MAX_BATCH = 32
 
 
 class Dispatcher:
-    """Feeds jobs from the queue to `handler(job, claim)` with at most `concurrency` running at
-    once, each holding the claim on its file."""
+    """Feeds jobs from the queue to `handler(job, claim)` (or batches of them to
+    `batch_handler([(job, claim), ...])`) with at most `concurrency` workers running at once,
+    each holding the claims on its files."""
 
     def __init__(
         self,
-        handler: Callable[[Job, Claim], Awaitable[None]],
+        handler: Handler | None = None,
         *,
+        batch_handler: BatchHandler | None = None,
+        max_batch: int = MAX_BATCH,
+        batchable: Callable[[Job], bool] | None = None,
         concurrency: int,
         capacity: int,
         queue: WorkQueue | None = None,
         claims: Claims | None = None,
         on_backlog_cleared: Callable[[], None] | None = None,
+        max_finishing: int = MAX_FINISHING,
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give a handler or a batch_handler")
         self._handler = handler
+        self._batch_handler = batch_handler
+        self.max_batch = max_batch
+        self._batchable = batchable or (lambda job: True)
         self.capacity = capacity
         self.queue: WorkQueue = queue or LocalQueue()
         self._claims: Claims = claims or LocalClaims()
         self.inflight: dict[str, Job] = {}
-        self._again: dict[str, Job] = {}
+        self.finishing: dict[str, Job] = {}  # handled, their tail (commit, post-action) running
+        self._tails: set[asyncio.Task[None]] = set()
+        self._tail_room = asyncio.Semaphore(max_finishing)
+        self._again: dict[str, Job] = {}  # ready again while busy: a newer version
+        self._after: dict[str, Job] = {}  # put back while busy (a retry, a breaker trial)
         self._concurrency = concurrency
         self._workers: list[asyncio.Task[None]] = []
         self._has_work = asyncio.Event()
@@ -60,7 +91,7 @@ class Dispatcher:
         """Queue a ready file. False when the queue is full (the path is left to the next scan)."""
         if self._closed:
             return False
-        if job.path in self.inflight:
+        if job.path in self.inflight or job.path in self.finishing:
             self._again[job.path] = job
             return True
         if job.path in self.queue:
@@ -82,11 +113,25 @@ class Dispatcher:
 
     def requeue_front(self, job: Job) -> None:
         """Put a job back regardless of capacity (retries, breaker releases): never lose it."""
-        if job.path in self.queue or job.path in self.inflight:
+        if job.path in self.queue:
+            return
+        if self.busy(job.path):
+            # Still finishing (e.g. the tail of the batch it was parked from): it goes back
+            # in as soon as that is done, never dropped.
+            self._after[job.path] = job
             return
         self.queue.requeue(job)
         self._idle.clear()
         self._has_work.set()
+
+    @property
+    def working(self) -> bool:
+        """Anything queued, running or finishing."""
+        return bool(self.queue or self.inflight or self.finishing)
+
+    def busy(self, path: str) -> bool:
+        """A worker has the file, or its outcome is still being recorded."""
+        return path in self.inflight or path in self.finishing
 
     # -- control --------------------------------------------------------------------------
 
@@ -124,11 +169,12 @@ class Dispatcher:
         while (job := self.queue.take()) is not None:
             jobs.append(job)
         self._again.clear()
+        self._after.clear()
         return jobs
 
     async def wait_idle(self) -> None:
         """Until nothing is queued or in flight."""
-        while self.queue or self.inflight:
+        while self.queue or self.inflight or self.finishing:
             self._idle.clear()
             await self._idle.wait()
 
@@ -140,7 +186,11 @@ class Dispatcher:
         self.drop_queued()
         self._space.set()
         cut: list[Job] = []
-        if self.inflight and grace > 0 and not (cut_short is not None and cut_short.is_set()):
+        if (
+            (self.inflight or self.finishing)
+            and grace > 0
+            and not (cut_short is not None and cut_short.is_set())
+        ):
             waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wait_inflight())]
             if cut_short is not None:
                 waits.append(asyncio.ensure_future(cut_short.wait()))
@@ -150,16 +200,15 @@ class Dispatcher:
                 for w in waits:
                     w.cancel()
                 await asyncio.gather(*waits, return_exceptions=True)
-        if self.inflight:
-            cut = list(self.inflight.values())
-        for t in self._workers:
+        cut = list(self.inflight.values()) + list(self.finishing.values())
+        for t in [*self._workers, *self._tails]:
             t.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._workers, *self._tails, return_exceptions=True)
         self._workers.clear()
         return cut
 
     async def _wait_inflight(self) -> None:
-        while self.inflight:
+        while self.inflight or self.finishing:
             self._idle.clear()
             await self._idle.wait()
 
@@ -175,29 +224,89 @@ class Dispatcher:
                 if me in self._workers:
                     self._workers.remove(me)  # type: ignore[arg-type]
                 return
-            job = self.queue.take()
-            if job is None:
+            await self._tail_room.acquire()  # room for this batch's tail, taken before the jobs
+            jobs = self._take_batch()
+            if not jobs:
+                self._tail_room.release()
                 self._has_work.clear()
                 self._signal()
                 await self._has_work.wait()
                 continue
-            self.inflight[job.path] = job
+            for job in jobs:
+                self.inflight[job.path] = job
             self._signal()
-            claim = await self._claims.claim(job.path)
-            if claim is None:  # another worker holds it: that one records its outcome
-                self.inflight.pop(job.path, None)
+            held: list[tuple[Job, Claim]] = []
+            for job in jobs:
+                claim = await self._claims.claim(job.path)
+                if claim is None:  # another worker holds it: that one records its outcome
+                    self.inflight.pop(job.path, None)
+                else:
+                    held.append((job, claim))
+            if not held:
+                self._tail_room.release()
                 self._signal()
                 continue
+            tail: Awaitable[None] | None = None
             try:
-                await self._handler(job, claim)
+                if self._batch_handler is not None:
+                    tail = await self._batch_handler(held)
+                else:
+                    assert self._handler is not None and len(held) == 1
+                    tail = await self._handler(*held[0])
             finally:
-                await claim.release()
-                self.inflight.pop(job.path, None)
-                again = self._again.pop(job.path, None)
-                if again is not None and not self._closed:
-                    again.attempt = 1
-                    self.requeue_front(again)
-                self._signal()
+                if tail is None:
+                    self._tail_room.release()
+                    for job, claim in held:
+                        await self._done(job, claim)
+            if tail is not None:  # no await from here on: the tail is always taken care of
+                for job, _ in held:
+                    self.finishing[job.path] = self.inflight.pop(job.path)
+                task = asyncio.ensure_future(self._finish(held, tail))
+                self._tails.add(task)
+                task.add_done_callback(self._tails.discard)
+
+    def _take_batch(self) -> list[Job]:
+        """One job, or with a batch handler up to this worker's share of a deep queue."""
+        job = self.queue.take()
+        if job is None:
+            return []
+        jobs = [job]
+        if self._batch_handler is not None and self._batchable(job):
+            want = min(self.max_batch, 1 + len(self.queue) // max(1, self._concurrency))
+            while len(jobs) < want and (job := self.queue.take()) is not None:
+                jobs.append(job)
+                if not self._batchable(job):
+                    break
+        return jobs
+
+    async def _finish(self, held: list[tuple[Job, Claim]], tail: Awaitable[None]) -> None:
+        try:
+            await tail
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("finishing %s failed", ", ".join(job.path for job, _ in held))
+        finally:
+            self._tail_room.release()
+            for job, claim in held:
+                await self._done(job, claim)
+
+    async def _done(self, job: Job, claim: Claim) -> None:
+        """The job's outcome is settled: free its path and take up a newer version of it."""
+        await claim.release()
+        self.inflight.pop(job.path, None)
+        self.finishing.pop(job.path, None)
+        again = self._again.pop(job.path, None)
+        after = self._after.pop(job.path, None)
+        if not self._closed:
+            if after is not None:
+                if again is not None:  # and a newer version came: its attempts start over
+                    after.attempt = 1
+                self.requeue_front(after)
+            elif again is not None:
+                again.attempt = 1
+                self.requeue_front(again)
+        self._signal()
 
     def _signal(self) -> None:
         if len(self.queue) < self.capacity:
@@ -206,5 +315,5 @@ class Dispatcher:
                 self.backlog = False
                 if self._on_backlog_cleared:
                     self._on_backlog_cleared()
-        if not self.queue and not self.inflight:
+        if not self.queue and not self.inflight and not self.finishing:
             self._idle.set()

@@ -114,7 +114,7 @@ class Intake:
         modified files settle, queue the rest (waiting for room: scans can afford to)."""
         d = self._dispatcher
         for c in batch:
-            if c.path in self.settler or c.path in d.inflight or c.path in d.queue:
+            if c.path in self.settler or d.busy(c.path) or c.path in d.queue:
                 continue
             if self._held_back(c.path):
                 continue

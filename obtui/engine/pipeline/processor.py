@@ -4,6 +4,8 @@ finish → post-action.
 Order matters for exactly-once: the output is written before the record commits, and the
 post-action (move/delete) runs only after the record committed (`post_pending` until then).
 A finish the ledger refuses (the claim on the file was lost) leaves the file to its new owner.
+`process_batch` does the work up to the actions' outputs and returns the rest (records, then
+post-actions) as a *tail* the dispatcher runs while the worker takes its next files.
 Where the post-action puts the file is decided before the commit, so the record and the result
 file name the final path; after a crash, `post_pending` completes that same move.
 """
@@ -15,27 +17,23 @@ import dataclasses
 import logging
 import os
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
-from obtui import __version__
 from obtui.config.model import RuleConfig, RunnerConfig
 from obtui.engine.actions.base import ActionContext, ActionResult
-from obtui.engine.actions.command import run_command
-from obtui.engine.actions.folder_summary import write_folder_note
-from obtui.engine.actions.note import write_note
 from obtui.engine.errors import ProcessingError
-from obtui.engine.files.facts import FileFacts, inspect_file
-from obtui.engine.files.outputs import resolve_output_dir
 from obtui.engine.jobs import Job
 from obtui.engine.pipeline.breaker import CircuitBreaker
 from obtui.engine.pipeline.dispatcher import Dispatcher
 from obtui.engine.pipeline.metrics import MetricsCollector
-from obtui.engine.pipeline.patterns import Match, Matcher
+from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.post_steps import PostSteps, moved
-from obtui.engine.records import error_record, manifest_entry, now_iso, success_record
+from obtui.engine.pipeline.work import Admitted, Done, Pace, Seen, failed_before, run_batch, unrun
+from obtui.engine.records import error_record, manifest_entry, success_record
 from obtui.engine.seams import Claim, OutcomeLedger
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, Severity, SuccessRecord
 
@@ -53,20 +51,6 @@ class Hooks:
     # (record, settled the file as failed, ... superseding an earlier failure of the same file)
     on_error: Callable[[ErrorRecord, bool, bool], None]
     on_breaker_open: Callable[[str], None]
-
-
-@dataclass
-class Seen:
-    """What processing learned about a file before an outcome: its facts and manifest entry."""
-
-    facts: FileFacts | None = None
-    entry: ManifestEntry | None = None
-    looked_up: bool = False  # `entry` was read (None then means: no entry)
-
-
-def failed_before(entry: ManifestEntry | None) -> bool:
-    """The file's latest outcome on record is a failure (see `Figures`)."""
-    return entry is not None and entry.status == ManifestStatus.FAILED
 
 
 class Processor:
@@ -89,6 +73,8 @@ class Processor:
         self.post = PostSteps(ledger=ledger, record_error=self._record_error)
         self.breakers: dict[str, CircuitBreaker[Job]] = {}
         self.retrying: dict[str, Job] = {}
+        self.pace = Pace()  # which command rules are quick enough to batch
+        self._pool = ThreadPoolExecutor(256, "obtui-work")  # a thread per busy worker, made on demand
         self._timers: set[asyncio.TimerHandle] = set()
 
     # -- breakers and retries -----------------------------------------------------------------
@@ -112,10 +98,12 @@ class Processor:
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
 
-    def cancel_timers(self) -> None:
+    def close(self) -> None:
+        """Shutting down: cancel the retry and breaker timers, let the worker threads end."""
         for t in self._timers:
             t.cancel()
         self._timers.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _park(self, job: Job, breaker: CircuitBreaker[Job]) -> None:
         job.since_wall = time.time()
@@ -153,104 +141,109 @@ class Processor:
 
     # -- the pipeline ---------------------------------------------------------------------------
 
-    async def process(self, job: Job, claim: Claim | None = None) -> None:
-        """Process one job, holding `claim` on its file; never raises except CancelledError."""
+    async def process_batch(self, items: list[tuple[Job, Claim | None]]) -> Awaitable[None] | None:
+        """Process jobs up to their actions' outputs (in one hop to a worker thread), each holding
+        its claim. Returns the tail still to run (records, then post-actions), or None when
+        nothing is left to do. Never raises except CancelledError."""
+        plain: list[tuple[Admitted, Done]] = []
+        tails: list[Awaitable[None]] = []
+        todo = items
+        loop = asyncio.get_running_loop()
+        while todo:
+            admitted = [a for job, claim in todo if (a := self._admit(job, claim)) is not None]
+            if not admitted:
+                break
+            stop = threading.Event()
+            try:
+                done = await loop.run_in_executor(
+                    self._pool, run_batch, admitted, self._ledger, self._runner().max_file_size, stop
+                )
+            except asyncio.CancelledError:
+                stop.set()
+                for a in admitted:
+                    a.child.cancel()  # shutting down: leave nothing running
+                raise
+            for a, d in zip(admitted, done, strict=False):
+                self._conclude(a, d, plain, tails)
+            todo = unrun(admitted[len(done) :])
+            if todo and (not done or done[-1].error is None):  # out of time: requeued once released
+                for job, _ in todo:
+                    self._dispatcher().requeue_front(job)
+                break  # (after a failure, the rest ask their breaker again)
+        return self._finish_batch(plain, tails) if plain or tails else None
+
+    def _admit(self, job: Job, claim: Claim | None) -> Admitted | None:
         matcher = self._matcher()
         match = matcher.folder_rule(job.bucket, job.rel) if job.is_dir else matcher.match(job.bucket, job.rel)
         if match is None:
-            return  # ignored, or no rule matches any more (config reloaded)
-        rule = match.rule
-        job.rule = rule.name
-        breaker = self.breaker(rule.name)
+            return None  # ignored, or no rule matches any more (config reloaded)
+        job.rule = match.rule.name
+        breaker = self.breaker(match.rule.name)
         if not breaker.allow():
             self._park(job, breaker)
-            return
-        t0 = time.perf_counter()
-        seen = Seen()
-        try:
-            if rule.action == "note":
-                # One hop to a thread for the whole note: inspecting, the manifest look-up and
-                # writing the note, since each hop costs as much as a small note.
-                facts, entry, ctx, result = await asyncio.to_thread(self._note_sync, job, match, seen)
+            return None
+        return Admitted(job, claim, match, breaker, matcher)
+
+    def _conclude(
+        self, a: Admitted, d: Done, plain: list[tuple[Admitted, Done]], tails: list[Awaitable[None]]
+    ) -> None:
+        """Tell the breaker at once (before the next file asks it); queue what is left to do."""
+        job, rule, breaker = a.job, a.match.rule, a.breaker
+        if rule.action == "command" and d.ctx is not None:
+            self.pace.ran(rule.name, (d.t1 - d.t0) * 1000)
+        if d.error is not None:
+            seen = Seen(d.facts, d.entry, d.looked_up)
+            tails.append(self._failed(job, rule, breaker, d.error, seen, d.t0, a.claim))
+        elif d.ctx is None or d.result is None:
+            breaker.neutral()
+            assert d.entry is not None
+            if d.entry.status == ManifestStatus.POST_PENDING:
+                tails.append(self.post.resume(job, rule, d.entry))
             else:
-                facts, entry = await asyncio.to_thread(self._prepare, job, seen)
-                ctx, result = None, None
-                if not self._unchanged(entry, facts):
-                    ctx = self._context(job, match, facts)
-                    result = await self._run_action(ctx)
-            if ctx is None or result is None:
-                breaker.neutral()
-                assert entry is not None
-                if entry.status == ManifestStatus.POST_PENDING:
-                    await self.post.resume(job, rule, entry)
-                else:
-                    self._metrics.skipped_unchanged += 1
-                return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self._failed(job, rule, breaker, exc, seen, t0, claim)
-            return
-        await self._succeeded(job, rule, breaker, ctx, result, t0, claim, failed_before(entry))
+                self._metrics.skipped_unchanged += 1
+        else:
+            self._release(breaker.success())
+            if rule.result_json or d.result.warnings or rule.on_success.kind != "keep":
+                tails.append(
+                    self._succeeded(job, rule, d.ctx, d.result, d.t0, a.claim, failed_before(d.entry))
+                )
+            else:
+                plain.append((a, d))
 
-    @staticmethod
-    def _unchanged(entry: ManifestEntry | None, facts: FileFacts) -> bool:
-        """Nothing to do: this content is settled here with its output still present, or its
-        record committed and only the post-action is left (a crash). A changed file, a moved or
-        deleted one dropped again (consumed) and one whose recorded output is gone are processed."""
-        from obtui.engine.pipeline.scanner import settled
-
-        if entry is None or entry.sha256 != facts.sha256:
-            return False
-        return entry.status == ManifestStatus.POST_PENDING or settled(entry)
-
-    def _note_sync(
-        self, job: Job, match: Match, seen: Seen
-    ) -> tuple[FileFacts, ManifestEntry | None, ActionContext | None, ActionResult | None]:
-        facts, entry = self._prepare(job, seen)
-        if self._unchanged(entry, facts):
-            return facts, entry, None, None
-        ctx = self._context(job, match, facts)
-        result = write_folder_note(ctx) if facts.is_dir else write_note(ctx)
-        return facts, entry, ctx, result
-
-    def _prepare(self, job: Job, seen: Seen) -> tuple[FileFacts, ManifestEntry | None]:
-        facts = inspect_file(
-            Path(job.path), Path(job.bucket), self._runner().max_file_size, allow_dir=job.is_dir
-        )
-        seen.facts = facts
-        seen.entry, seen.looked_up = self._ledger.lookup(job.path), True
-        return facts, seen.entry
-
-    def _context(self, job: Job, match: Match, facts: FileFacts) -> ActionContext:
-        bucket = Path(job.bucket)
-        out = resolve_output_dir(bucket, Path(job.path), job.rel, match.rule.output_dir)
-        matcher = self._matcher()
-        return ActionContext(
-            facts=facts,
-            bucket=bucket,
-            rel=job.rel,
-            rule=match.rule,
-            matched_pattern=match.pattern,
-            output_dir=out,
-            attempt=job.attempt,
-            obtui_version=__version__,
-            now_iso=now_iso(),
-            env=job.env,
-            never_input=(lambda rel, is_dir: matcher.ignored(job.bucket, rel, is_dir))
-            if job.is_dir
-            else None,
-        )
-
-    async def _run_action(self, ctx: ActionContext) -> ActionResult:
-        """The command action (note actions run whole in `_note_sync`)."""
-        return await run_command(ctx)
+    async def _finish_batch(self, plain: list[tuple[Admitted, Done]], tails: list[Awaitable[None]]) -> None:
+        """Record the plain successes (kept in place, nothing else to write) in one ledger call,
+        then run the other files' tails."""
+        if plain:
+            items = []
+            for a, d in plain:
+                assert d.ctx is not None and d.result is not None
+                record = success_record(d.ctx, d.result, (d.t1 - d.t0) * 1000)
+                entry = manifest_entry(
+                    a.job.path, a.job.bucket, d.facts, ManifestStatus.DONE, a.match.rule.name
+                )
+                items.append((record, entry, a.claim))
+            try:
+                finished = await self._ledger.finish_many(items)
+            except Exception as exc:  # the store failed: nothing is recorded, so the files are redone
+                log.error("could not record %d successes: %s", len(items), exc)
+                for a, _ in plain:
+                    err = error_record(exc, path=a.job.path, bucket=a.job.bucket, rule=a.match.rule.name)
+                    self._hooks.on_error(err, False, False)
+                finished = []
+            for (a, d), (record, _, _), fin in zip(plain, items, finished, strict=False):
+                if not fin.ok:
+                    log.warning("success for %s not recorded: %s", a.job.path, fin.refused)
+                    continue
+                assert isinstance(fin.record, SuccessRecord) and d.result is not None
+                self._metrics.outcome(True, record.duration_ms, d.result.bytes_processed, a.job.path)
+                self._hooks.on_success(fin.record, failed_before(d.entry))
+        if tails:
+            await asyncio.gather(*tails)
 
     async def _succeeded(
         self,
         job: Job,
         rule: RuleConfig,
-        breaker: CircuitBreaker[Job],
         ctx: ActionContext,
         result: ActionResult,
         t0: float,
@@ -295,11 +288,10 @@ class Processor:
                 None,
                 claim=claim,
             )
-        self._release(breaker.success())
         if status == ManifestStatus.POST_PENDING:
             await self.post.carry_out(job, rule, plan, plan_error, failed=False)
 
-    async def _failed(
+    def _failed(
         self,
         job: Job,
         rule: RuleConfig,
@@ -308,14 +300,28 @@ class Processor:
         seen: Seen,
         t0: float,
         claim: Claim | None,
-    ) -> None:
-        transient = isinstance(exc, ProcessingError) and exc.transient
+    ) -> Awaitable[None]:
+        """Tell the breaker now (before this worker's next file asks it); the rest is the tail."""
         for_breaker = not isinstance(exc, ProcessingError) or exc.counts_for_breaker
         if for_breaker:
             if breaker.failure():
                 self._hooks.on_breaker_open(rule.name)
         else:
             breaker.neutral()
+        return self._settle_failure(job, rule, breaker, exc, seen, t0, claim, for_breaker)
+
+    async def _settle_failure(
+        self,
+        job: Job,
+        rule: RuleConfig,
+        breaker: CircuitBreaker[Job],
+        exc: Exception,
+        seen: Seen,
+        t0: float,
+        claim: Claim | None,
+        for_breaker: bool,
+    ) -> None:
+        transient = isinstance(exc, ProcessingError) and exc.transient
         if for_breaker and breaker.state != "closed":
             # The rule's tool (or its output disk) is down and the breaker is open: this file
             # waits with the others instead of being settled as failed, and runs again once a

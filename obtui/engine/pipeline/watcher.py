@@ -133,6 +133,9 @@ class BucketWatcher:
         if native:
             from watchdog.observers.inotify import InotifyObserver
 
+            from obtui.engine.pipeline import move_index
+
+            move_index.install()  # a burst of moves-in costs linear time, not quadratic
             # Full events: a file moved in from elsewhere arrives as a move with an empty source
             # instead of a bare create, so we know it is complete.
             observer = InotifyObserver(generate_full_events=True)
