@@ -67,10 +67,12 @@ def parse_config_text(text: str, source: Path | None = None) -> Config:
 
     from obtui.config.keylines import key_positions
     from obtui.config.rules import name_rules
+    from obtui.config.strict import check_syntax
     from obtui.config.validate import build_config
 
     file = str(source) if source is not None else None
     text = text.removeprefix("\ufeff")
+    check_syntax(text, file)  # strict TOML 1.0 first: tomlkit accepts some invalid files
     try:
         data = tomlkit.parse(text).unwrap()
     except ParseError as e:
