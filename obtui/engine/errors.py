@@ -106,6 +106,20 @@ class EncodingFallbackWarning(ProcessingError):
     fallback: str | None = "decoded as latin-1"  # read by the processor as the recovery step
 
 
+class GrepAbandonedWarning(ProcessingError):
+    """Not fatal: the rule's grep ran too long on this file and was stopped; the note was written
+    without matches. Recorded as INFO."""
+
+    category = Category.CONFIGURATION
+    component = "Note"
+    operation = "grep"
+    suggestion = (
+        "Simplify the rule's grep pattern: without backreferences or look-around it runs on RE2, "
+        "in linear time, and can never stall."
+    )
+    fallback: str | None = "note written without grep matches"
+
+
 # --- the rule's tool ----------------------------------------------------------------------
 
 

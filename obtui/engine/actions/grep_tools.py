@@ -1,7 +1,9 @@
 """Reading text for notes: binary sniffing, decoding with fallback, grep and tag extraction.
 
-One file is scanned in-process with `re` (no subprocess: a note must cost milliseconds). Files
-larger than `IN_MEMORY_MAX` are streamed line by line so memory stays flat.
+One file is scanned in-process (no subprocess: a note must cost milliseconds), the rule's grep
+on RE2 (`grep_engine`); a pattern only Python's `re` can run goes to a child process with a time
+limit (`scan_file_bounded`). Files larger than `IN_MEMORY_MAX` are streamed line by line so
+memory stays flat.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from obtui.engine.errors import GrepPatternError
+from obtui.engine.actions.grep_engine import GREP_SECONDS, Grep, compile_grep
+
+__all__ = ["compile_grep", "Grep", "TextScan", "scan_file", "scan_file_bounded", "grep_folder"]
 
 SNIFF = 8192  # a NUL byte in the first 8 KiB means binary, like git and grep -I
 IN_MEMORY_MAX = 4 << 20
@@ -32,19 +35,6 @@ _HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*\r?$", re.
 _NON_SPACE = re.compile(r"\S")
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-@lru_cache(maxsize=256)
-def compile_grep(pattern: str | None) -> re.Pattern[str] | None:
-    """The compiled rule `grep` (cached per pattern); None when the rule has none."""
-    if not pattern:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise GrepPatternError(
-            f"Invalid grep pattern {pattern!r}: {exc}", code="re.error", context={"grep": pattern}
-        ) from None
 
 
 def open_binary(path: Path) -> BinaryIO:
@@ -79,6 +69,7 @@ class TextScan:
     matches: list[tuple[int, str]] = field(default_factory=list)  # (line number, clipped line)
     tags: set[str] = field(default_factory=set)
     last_match: int = 0  # line number last counted (a long line scanned in pieces counts once)
+    grep_abandoned: str | None = None  # why the grep was given up (a pattern that ran too long)
 
     def add_tags(self, found: list[str]) -> None:
         for tag in found:
@@ -87,7 +78,7 @@ class TextScan:
             self.tags.add(tag)
 
 
-def scan_file(path: Path, size: int, pattern: re.Pattern[str] | None) -> TextScan:
+def scan_file(path: Path, size: int, pattern: Grep | None) -> TextScan:
     """Sniff, decode (UTF-8, else Latin-1) and scan at most `size` bytes of `path`."""
     with open_binary(path) as f:
         head = f.read(min(size, IN_MEMORY_MAX))
@@ -104,7 +95,7 @@ def scan_file(path: Path, size: int, pattern: re.Pattern[str] | None) -> TextSca
     raise AssertionError("latin-1 decodes anything")  # pragma: no cover
 
 
-def scan_bytes(data: bytes, pattern: re.Pattern[str] | None) -> TextScan:
+def scan_bytes(data: bytes, pattern: Grep | None) -> TextScan:
     """Scan text held in memory (UTF-8, else Latin-1)."""
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
@@ -116,7 +107,7 @@ def scan_bytes(data: bytes, pattern: re.Pattern[str] | None) -> TextScan:
     return scan
 
 
-def _scan_lines(scan: TextScan, text: str, continuing: bool, pattern: re.Pattern[str] | None) -> None:
+def _scan_lines(scan: TextScan, text: str, continuing: bool, pattern: Grep | None) -> None:
     """Add complete lines (`text` holds no final newline) to `scan`. Whole-text operations run in
     C; only grep loops over lines. `continuing`: the first line goes on with line `scan.lines`."""
     lines = text.split("\n")
@@ -133,16 +124,16 @@ def _scan_lines(scan: TextScan, text: str, continuing: bool, pattern: re.Pattern
         scan.first_line = clip(text[start : end if end >= 0 else len(text)].strip())
     if pattern is None:
         return
-    search = pattern.search
-    for offset, line in enumerate(lines):
-        if search(line) is not None and first + offset != scan.last_match:
+    for offset in pattern.matching_lines(text, lines):
+        line = lines[offset]
+        if first + offset != scan.last_match:
             scan.last_match = first + offset
             scan.match_count += 1
             if len(scan.matches) < MAX_LISTED:
                 scan.matches.append((first + offset, clip(line)))
 
 
-def _scan_stream(f: BinaryIO, size: int, pattern: re.Pattern[str] | None, encoding: str) -> TextScan:
+def _scan_stream(f: BinaryIO, size: int, pattern: Grep | None, encoding: str) -> TextScan:
     """Scan in 1 MiB blocks cut at line ends (memory stays flat); raises UnicodeDecodeError on
     the first invalid sequence when `encoding` is UTF-8."""
     decode = codecs.getincrementaldecoder(encoding)("strict").decode
@@ -168,6 +159,39 @@ def _scan_stream(f: BinaryIO, size: int, pattern: re.Pattern[str] | None, encodi
     carry += decode(b"", final=True)
     if carry:
         _scan_lines(scan, carry, continuing, pattern)
+    return scan
+
+
+def scan_file_bounded(path: Path, size: int, pattern: Grep | None, seconds: float = GREP_SECONDS) -> TextScan:
+    """`scan_file`, with a pattern that only Python's backtracking `re` can run scanned in a child
+    process killed after `seconds`; then the file is scanned without the grep and
+    `grep_abandoned` says why. OSError as `scan_file`."""
+    if pattern is None or pattern.engine == "re2":
+        return scan_file(path, size, pattern)
+    import json
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "obtui.engine.actions.grep_engine", str(path), str(size), pattern.source]
+    try:
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds, start_new_session=True
+        )
+        if proc.returncode == 0:
+            out = json.loads(proc.stdout)
+            out["tags"] = set(out["tags"])
+            out["matches"] = [tuple(m) for m in out["matches"]]
+            return TextScan(**out)
+        reason = f"the grep process failed (exit {proc.returncode})"
+    except subprocess.TimeoutExpired:  # run() has killed it
+        reason = (
+            f"the pattern ran for more than {seconds:g} s on this file and was stopped: it needs "
+            "Python's backtracking regex engine (RE2 cannot run it), and backtracks catastrophically here"
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        reason = f"the grep process could not run: {exc}"
+    scan = scan_file(path, size, None)
+    scan.grep_abandoned = reason
     return scan
 
 
@@ -265,7 +289,7 @@ def _parse_rows(
 def grep_folder(
     folder: Path,
     regex: str,
-    pattern: re.Pattern[str],
+    pattern: Grep,
     text_files: list[tuple[str, int]],
     timeout: float,
     *,
@@ -288,11 +312,15 @@ def grep_folder(
         found.fallbacks = fallbacks
         return found
     result = FolderGrep(tool="python", fallbacks=fallbacks)
+    current: Grep | None = pattern
     for rel, size in text_files:
         try:
-            scan = scan_file(folder / rel, size, pattern)
+            scan = scan_file_bounded(folder / rel, size, current)
         except OSError:
             continue
+        if scan.grep_abandoned:  # one stall is enough: the other files are not grepped
+            result.fallbacks.append(f"python: {rel}: {scan.grep_abandoned}; later files not grepped")
+            current = None
         result.count += scan.match_count
         for number, text in scan.matches:
             if len(result.matches) < MAX_LISTED:

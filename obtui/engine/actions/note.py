@@ -6,7 +6,7 @@ import time
 
 from obtui.config.units import format_size
 from obtui.engine.actions.base import ActionContext, ActionResult
-from obtui.engine.actions.grep_tools import TextScan, compile_grep, scan_file
+from obtui.engine.actions.grep_tools import TextScan, compile_grep, scan_file_bounded
 from obtui.engine.actions.note_render import (
     FOOTER,
     code_block,
@@ -19,7 +19,7 @@ from obtui.engine.actions.note_render import (
     tag_line,
     write_note_file,
 )
-from obtui.engine.errors import EncodingFallbackWarning
+from obtui.engine.errors import EncodingFallbackWarning, GrepAbandonedWarning
 from obtui.engine.files.facts import os_error
 
 
@@ -34,7 +34,7 @@ def write_note(ctx: ActionContext) -> ActionResult:
     facts = ctx.facts
     pattern = compile_grep(ctx.rule.grep)
     try:
-        scan = scan_file(facts.real_path, facts.size, pattern)
+        scan = scan_file_bounded(facts.real_path, facts.size, pattern)
     except OSError as exc:
         raise os_error(exc, facts.path, "read") from exc
     warnings: list[Exception] = []
@@ -46,6 +46,14 @@ def write_note(ctx: ActionContext) -> ActionResult:
                 context={"path": str(facts.path)},
             )
         )
+    if scan.grep_abandoned:
+        warnings.append(
+            GrepAbandonedWarning(
+                f"grep {ctx.rule.grep!r} abandoned on {facts.path}: {scan.grep_abandoned}",
+                code="grep-timeout",
+                context={"path": str(facts.path), "grep": ctx.rule.grep},
+            )
+        )
     source = str(facts.path)
     text = render_note(ctx, scan)
     out = write_note_file(ctx.output_dir, note_names(facts.path.name, source), source, text)
@@ -55,7 +63,7 @@ def write_note(ctx: ActionContext) -> ActionResult:
         encoding=scan.encoding,
         grep_matches=scan.match_count,
         bytes_processed=facts.size,
-        extra={"grep_tool": "python"},
+        extra={"grep_tool": "python" if pattern is None else pattern.engine},
         warnings=warnings,
     )
 
@@ -110,6 +118,8 @@ def _matches(grep: str | None, scan: TextScan) -> list[str]:
     out = ["## Matches", ""]
     if not grep:
         return [*out, "No grep pattern for this rule.", ""]
+    if scan.grep_abandoned:
+        return [*out, f"Grep {code_span(grep)} abandoned: {md_inline(scan.grep_abandoned)}.", ""]
     if not scan.match_count:
         return [*out, f"No line matches {code_span(grep)}.", ""]
     lines = "matching line" if scan.match_count == 1 else "matching lines"

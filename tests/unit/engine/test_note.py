@@ -64,7 +64,7 @@ def test_text_note_content(bucket: Path) -> None:
     result = write_note(make_ctx(bucket, src, rule))
     assert result.output_path == bucket / "docs" / "plan.obs.md"
     assert (result.file_type, result.encoding, result.grep_matches) == ("text", "utf-8", 2)
-    assert result.bytes_processed == src.stat().st_size and result.extra == {"grep_tool": "python"}
+    assert result.bytes_processed == src.stat().st_size and result.extra == {"grep_tool": "re2"}
     assert not result.warnings
     fm, body = parse_note(result.output_path.read_text())
     assert fm["source"] == str(src) and fm["bucket"] == str(bucket) and fm["rel"] == "docs/plan.txt"
