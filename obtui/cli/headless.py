@@ -38,6 +38,7 @@ def run_headless(
     """Run until signalled (or caught up, with once). Exit code 0; 1 when `once` and files failed;
     2 when another runner holds the state dir (or a bucket)."""
     from obtui.engine.engine import Engine
+    from obtui.engine.pipeline.prometheus import MetricsListenError  # prometheus_client only when serving
     from obtui.hosting.inline import run_inline
     from obtui.tracking.runtime_files import RunnerLockedError
 
@@ -52,7 +53,7 @@ def run_headless(
             tick=lambda: print(status_line(engine.snapshot()), file=sys.stderr, flush=True),
             tick_seconds=config.runner.status_interval_seconds,
         )
-    except RunnerLockedError as exc:
+    except (RunnerLockedError, MetricsListenError) as exc:
         print(f"obtui: {exc}", file=sys.stderr)
         return 2
     print(status_line(engine.snapshot()), file=sys.stderr)

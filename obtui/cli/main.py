@@ -16,6 +16,7 @@ examples:
   obtui ./incoming ./uploads            open the dashboard, watching two buckets
   obtui --headless ./incoming           run without a terminal UI (systemd, containers)
   obtui --headless --once ./incoming    catch up and exit: 0 all succeeded, 1 some failed (cron)
+  obtui --headless --metrics-listen 127.0.0.1:9464 ./incoming   also serve Prometheus /metrics
   obtui --report --since 24h            success report by directory, errors by category
   obtui --errors --limit 20 --json      the newest error records as JSON
   obtui --status                        is a runner alive, and its last snapshot
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll-seconds",
         metavar="S",
         help='poll every S seconds (at least 0.1, or "2s") instead of native events (NFS, SMB); 0: native',
+    )
+    o.add_argument(
+        "--metrics-listen",
+        metavar="ADDR",
+        help="serve Prometheus /metrics on HOST:PORT, e.g. 127.0.0.1:9464 (overrides [metrics] listen)",
     )
     o.add_argument("-v", "--verbose", action="store_true", help="log every outcome on stderr (headless)")
     p.add_argument("--version", action="version", version=f"obtui {__version__}")
@@ -260,6 +266,16 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     config = _with_cluster(args, config)
     if config.cluster is not None:
         _unique_bucket_ids(config)
+    if args.metrics_listen is not None:
+        from obtui.config.errors import ConfigError, Problem
+        from obtui.config.listen import parse_listen
+        from obtui.config.model import MetricsConfig
+
+        try:
+            parse_listen(args.metrics_listen)
+        except ValueError as exc:
+            raise ConfigError([Problem(None, None, None, "--metrics-listen", str(exc))]) from None
+        config = dataclasses.replace(config, metrics=MetricsConfig(listen=args.metrics_listen.strip()))
     return config
 
 

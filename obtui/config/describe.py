@@ -117,5 +117,7 @@ def describe_config(config: Config) -> str:
             if config.store.keep
             else "forever"
         ),
+        "Prometheus metrics: "
+        + (f"/metrics on {config.metrics.listen}" if config.metrics.listen else "off ([metrics] listen)"),
     ]
     return "\n".join(out) + "\n"

@@ -154,6 +154,14 @@ class StoreConfig:
     keep: float | None = None  # seconds; None keeps every record (the manifest is always kept)
 
 
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The `[metrics]` table: `listen` is "HOST:PORT" for Prometheus' /metrics, None when off.
+    Read once at start."""
+
+    listen: str | None = None
+
+
 def default_rules() -> tuple[RuleConfig, ...]:
     """The rules used when the config defines none: a note for every file."""
     return (RuleConfig(name="notes", patterns=("*",), action="note"),)
@@ -170,6 +178,7 @@ class Config:
     source: Path | None = None  # the file it was loaded from, None for built-in defaults
     store: StoreConfig = field(default_factory=StoreConfig)
     cluster: ClusterConfig | None = None  # cluster mode when set
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def with_buckets(self, extra: list[Path]) -> Config:
         """Return a copy with CLI directories added (resolved, de-duplicated, config order kept)."""
@@ -180,4 +189,13 @@ class Config:
             if rp not in seen:
                 seen.add(rp)
                 added.append(BucketConfig(path=rp))
-        return Config(self.runner, tuple(added), self.rules, self.ui, self.source, self.store, self.cluster)
+        return Config(
+            self.runner,
+            tuple(added),
+            self.rules,
+            self.ui,
+            self.source,
+            self.store,
+            self.cluster,
+            self.metrics,
+        )

@@ -25,14 +25,24 @@ from obtui.config.checks import (
 )
 from obtui.config.cluster import CLUSTER_KEYS, bucket_id, build_cluster, check_bucket_ids
 from obtui.config.globs import glob_checker
-from obtui.config.model import BucketConfig, Config, RunnerConfig, StoreConfig, UIConfig, default_rules
+from obtui.config.listen import listen_address
+from obtui.config.model import (
+    BucketConfig,
+    Config,
+    MetricsConfig,
+    RunnerConfig,
+    StoreConfig,
+    UIConfig,
+    default_rules,
+)
 from obtui.config.rules import RULE_KEYS, build_rules
 from obtui.config.themes import theme_name
 
-TOP_KEYS = ("runner", "buckets", "rules", "ui", "store", "cluster")
+TOP_KEYS = ("runner", "buckets", "rules", "ui", "store", "cluster", "metrics")
 BUCKET_KEYS = ("path", "recursive", "poll_seconds", "id")
 UI_KEYS = ("theme",)
 STORE_KEYS = ("keep",)
+METRICS_KEYS = ("listen",)
 RUNNER_ALIASES = {
     "workers": "concurrency",
     "threads": "concurrency",
@@ -131,6 +141,7 @@ def _owners(exclude: tuple[str, ...] = ()) -> dict[str, str]:
     """Which table each known key belongs in, for "'timeout' belongs in [[rules]] entries"."""
     owners = {k: "[ui]" for k in UI_KEYS}
     owners |= {k: "[store]" for k in STORE_KEYS}
+    owners |= {k: "[metrics]" for k in METRICS_KEYS}
     owners |= {k: "[[rules]] entries" for k in RULE_KEYS}
     owners |= {k: "[[buckets]] entries" for k in BUCKET_KEYS}
     owners |= {k: "[runner]" for k in RUNNER_KEYS}
@@ -151,7 +162,7 @@ def _check_top(checker: Checker, data: dict[str, Any]) -> None:
             hint = (
                 f"did you mean [{close[0]}]?"
                 if close
-                else "expected [runner], [[buckets]], [[rules]], [ui], [store] or [cluster]"
+                else "expected [runner], [[buckets]], [[rules]], [ui], [store], [cluster] or [metrics]"
             )
             msg = f"unknown {what} at the top level; {hint}"
         checker.error((key,), msg)
@@ -285,6 +296,17 @@ def build_config(data: dict[str, Any], checker: Checker, base: Path, source: Pat
     store_table = _table(checker, data, "store")
     check_keys(checker, store_table, ("store",), STORE_KEYS, "[store]", elsewhere=_owners(STORE_KEYS))
     keep = checker.field(store_table, ("store",), "keep", duration(positive=True), StoreConfig.keep)
+    metrics_table = _table(checker, data, "metrics")
+    check_keys(
+        checker,
+        metrics_table,
+        ("metrics",),
+        METRICS_KEYS,
+        "[metrics]",
+        aliases={"address": "listen", "listen_address": "listen", "port": "listen"},
+        elsewhere=_owners(METRICS_KEYS),
+    )
+    listen = checker.field(metrics_table, ("metrics",), "listen", listen_address, None)
     return Config(
         runner=runner,
         buckets=buckets,
@@ -293,4 +315,5 @@ def build_config(data: dict[str, Any], checker: Checker, base: Path, source: Pat
         source=source,
         store=StoreConfig(keep=keep),
         cluster=cluster,
+        metrics=MetricsConfig(listen=listen),
     )

@@ -28,6 +28,7 @@ from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.post_steps import resume_unfinished
 from obtui.engine.pipeline.processor import Hooks, Processor
+from obtui.engine.pipeline.prometheus import start_exporter
 from obtui.engine.pipeline.scanner import sweep_temps_of
 from obtui.engine.pipeline.watcher import BucketWatcher, OverflowAlarm
 from obtui.engine.publish import Publisher, Sources
@@ -160,10 +161,7 @@ class Engine:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     async def run(self) -> int:
-        """Run until stopped (or, with once=True, until every bucket is caught up).
-
-        Returns 0, or 1 when any file failed during this run.
-        """
+        """Run until stopped (or, with once=True, until caught up): 0, or 1 when any file failed."""
         self._loop = asyncio.get_running_loop()
         self._stop = stop = asyncio.Event()
         if self._stop_requested:
@@ -185,6 +183,9 @@ class Engine:
         alarm.install()
         try:
             await self.history.load(store)
+            self._spawn(
+                await start_exporter(self.config.metrics.listen, self.snapshot, self.subscribe, store)
+            )
             await asyncio.to_thread(sweep_temps_of, self.config)
             parts.dispatcher.start()
             self.state = "running"

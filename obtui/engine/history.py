@@ -98,7 +98,7 @@ class RunHistory:
             rec.message,
         )
         if self._subscribers:
-            self._emit({"event": "error", **rec.to_json()})
+            self._emit({"event": "error", "failedFile": failed, **rec.to_json()})
 
     def count_unfinished(self, n: int) -> None:
         """`n` files a `once` run leaves unfinished (behind an open breaker): they count as failed."""
