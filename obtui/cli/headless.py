@@ -2,7 +2,7 @@
 
 A one-line status goes to stderr every few seconds; a structured JSON-lines log goes to
 `<state dir>/obtui.log`. SIGINT/SIGTERM stop gracefully (a second one forces), SIGHUP reloads
-the config file.
+the config file. Under systemd it speaks the notify protocol (see `obtui.hosting.inline`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def run_headless(
             on_signal=announce_stop,
             tick=lambda: print(status_line(engine.snapshot()), file=sys.stderr, flush=True),
             tick_seconds=config.runner.status_interval_seconds,
+            status=status_line,
         )
     except (RunnerLockedError, MetricsListenError) as exc:
         print(f"obtui: {exc}", file=sys.stderr)
