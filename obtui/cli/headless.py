@@ -36,13 +36,16 @@ def run_headless(
     config: Config, state_dir: Path, *, once: bool, cli_buckets: list[Path], verbose: bool = False
 ) -> int:
     """Run until signalled (or caught up, with once). Exit code 0; 1 when `once` and files failed;
-    2 when another runner holds the state dir (or a bucket)."""
+    2 when another runner holds the state dir (or a bucket) or the metrics address is taken."""
+    from obtui.cli.progress import REDRAW_SECONDS, ProgressBar, wants_progress
     from obtui.engine.engine import Engine
     from obtui.engine.pipeline.prometheus import MetricsListenError  # prometheus_client only when serving
     from obtui.hosting.inline import run_inline
     from obtui.tracking.runtime_files import RunnerLockedError
 
     setup_logging(state_dir, stderr=True)
+    # Catching up on a terminal: a progress bar; elsewhere (logs, journald) a status line.
+    bar = ProgressBar(sys.stderr) if once and wants_progress(sys.stderr) else None
     try:
         engine = Engine(config, state_dir, once=once, cli_buckets=cli_buckets)
         if verbose:
@@ -50,13 +53,19 @@ def run_headless(
         code = run_inline(
             engine,
             on_signal=announce_stop,
-            tick=lambda: print(status_line(engine.snapshot()), file=sys.stderr, flush=True),
-            tick_seconds=config.runner.status_interval_seconds,
+            tick=(
+                (lambda: bar.draw(engine.snapshot()))
+                if bar is not None
+                else lambda: print(status_line(engine.snapshot()), file=sys.stderr, flush=True)
+            ),
+            tick_seconds=REDRAW_SECONDS if bar is not None else config.runner.status_interval_seconds,
             status=status_line,
         )
     except (RunnerLockedError, MetricsListenError) as exc:
         print(f"obtui: {exc}", file=sys.stderr)
         return 2
+    if bar is not None:
+        bar.finish(engine.snapshot())
     print(status_line(engine.snapshot()), file=sys.stderr)
     # 1 is the answer of a catch-up run (cron: "some files failed"). A long-running runner that
     # was asked to stop stopped gracefully: 0, or systemd marks the unit failed.
