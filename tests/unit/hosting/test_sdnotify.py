@@ -65,7 +65,7 @@ def test_ready_status_watchdog_and_stopping(tmp_path: Path, abstract: bool) -> N
         while len(pings) < 2 and time.monotonic() - started < 6:
             pings += [m for m in _messages(sock, time.monotonic() + 0.5) if m[1] == "WATCHDOG=1"]
         assert len(pings) >= 2, "at least two WATCHDOG=1 in 6 s (every 1 s with WATCHDOG_USEC=2 s)"
-        assert pings[1][0] - pings[0][0] < 1.6
+        assert pings[1][0] - pings[0][0] < 2.0  # within WATCHDOG_USEC, or systemd would kill it
         proc.send_signal(signal.SIGTERM)
         _, stopping = _first(sock, "STOPPING=1", timeout=15)
         assert "STATUS=stopping (SIGTERM)" in stopping
