@@ -4,9 +4,8 @@ Python's `re` backtracks: `(a+)+$` on a line of forty `a`s and a `b` takes longe
 universe has left, holding the GIL all the while. RE2 (google-re2) runs every pattern it accepts
 in time linear in the text, so it runs all of those. The few it refuses (backreferences,
 look-around, possessive quantifiers) run on Python's `re` in a child process with a time limit
-(`GREP_SECONDS`); on timeout the child is killed and the note says the grep was abandoned.
-
-    python -m obtui.engine.actions.grep_engine PATH SIZE PATTERN   (the child: a TextScan as JSON)
+(`GREP_SECONDS`, see `grep_tools.scan_file_bounded`); on timeout the child is killed and the
+note says the grep was abandoned.
 """
 
 from __future__ import annotations
@@ -92,25 +91,3 @@ def _re2(pattern: str) -> Any:
         return re2.compile("(?m)" + pattern, options)
     except re2.error:
         return None
-
-
-def _child_main(argv: list[str]) -> int:
-    import json
-    import sys
-    from dataclasses import asdict
-    from pathlib import Path
-
-    from obtui.engine.actions.grep_tools import scan_file
-
-    path, size, pattern = argv
-    scan = scan_file(Path(path), int(size), compile_grep(pattern))
-    out = asdict(scan)
-    out["tags"] = sorted(scan.tags)
-    sys.stdout.write(json.dumps(out))
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    raise SystemExit(_child_main(sys.argv[1:]))

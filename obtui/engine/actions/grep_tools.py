@@ -4,6 +4,8 @@ One file is scanned in-process (no subprocess: a note must cost milliseconds), t
 on RE2 (`grep_engine`); a pattern only Python's `re` can run goes to a child process with a time
 limit (`scan_file_bounded`). Files larger than `IN_MEMORY_MAX` are streamed line by line so
 memory stays flat.
+
+    python -m obtui.engine.actions.grep_tools PATH SIZE PATTERN   (that child: a TextScan as JSON)
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def scan_file_bounded(path: Path, size: int, pattern: Grep | None, seconds: floa
     import subprocess
     import sys
 
-    argv = [sys.executable, "-m", "obtui.engine.actions.grep_engine", str(path), str(size), pattern.source]
+    argv = [sys.executable, "-m", "obtui.engine.actions.grep_tools", str(path), str(size), pattern.source]
     try:
         proc = subprocess.run(
             argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds, start_new_session=True
@@ -326,3 +328,23 @@ def grep_folder(
             if len(result.matches) < MAX_LISTED:
                 result.matches.append((rel, number, text))
     return result
+
+
+def _child_main(argv: list[str]) -> int:
+    """The child of `scan_file_bounded`: scan one file, print the TextScan as JSON."""
+    import json
+    import sys
+    from dataclasses import asdict
+
+    path, size, pattern = argv
+    scan = scan_file(Path(path), int(size), compile_grep(pattern))
+    out = asdict(scan)
+    out["tags"] = sorted(scan.tags)
+    sys.stdout.write(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_child_main(sys.argv[1:]))

@@ -118,7 +118,7 @@ def test_grep_child_runs_as_a_module(tmp_path: Path) -> None:
     f = tmp_path / "x.txt"
     f.write_text("abab\n")
     out = subprocess.run(
-        [sys.executable, "-m", "obtui.engine.actions.grep_engine", str(f), "5", r"(ab)\1"],
+        [sys.executable, "-m", "obtui.engine.actions.grep_tools", str(f), "5", r"(ab)\1"],
         capture_output=True,
         text=True,
         timeout=30,
