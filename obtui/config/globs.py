@@ -67,7 +67,7 @@ def glob_checker(bucket_paths: Sequence[Path], *, negation_ok: bool) -> Callable
         if problem := _bracket_problem(body):
             return f"{shown(p)}: {problem}"
         try:
-            PathSpec.from_lines(GitIgnoreSpecPattern, [p])
+            PathSpec.from_lines(GitIgnoreSpecPattern, [p], backend="simple")  # as the engine matches
         except Exception as e:  # pathspec raises GitIgnorePatternError, but any failure is a bad pattern
             return f"{shown(p)} is not a valid gitignore-style pattern ({e})"
         return None

@@ -23,7 +23,9 @@ STATE_FOLDERS = ("/processed/", "/failed/")
 
 
 def _spec(patterns: list[str] | tuple[str, ...]) -> PathSpec:
-    return PathSpec.from_lines(GitIgnoreSpecPattern, patterns)
+    # pathspec picks RE2 on its own when google-re2 is installed (it is, for the rules' grep), but
+    # its RE2 backend raises on a name that is not valid UTF-8 (a surrogate escape): Python's re.
+    return PathSpec.from_lines(GitIgnoreSpecPattern, patterns, backend="simple")
 
 
 @dataclass(frozen=True)
