@@ -21,12 +21,10 @@ MAX_SEARCH_LINES = 5000  # longest file searched for where an unclosed array or 
 # tomllib's wording -> what a person should do about it.
 _HINTS: tuple[tuple[str, str], ...] = (
     ("Duplicate inline table key", "duplicate key in an inline table (each key may appear only once)"),
-    (
-        "Expected newline or end of document after a statement",
-        "unexpected text after the value (one key = value per line; a time needs seconds, as in 07:32:00)",
-    ),
-    ("Invalid value", "invalid value (text needs quotes; a time needs seconds, as in 07:32:00)"),
+    ("Expected newline or end of document after a statement", "unexpected text after the value"),
+    ("Invalid value", "invalid value (text needs quotes)"),
 )
+_TIME_NO_SECONDS = re.compile(r"\d\d:\d\d(?!:\d)")  # 07:32 without :00
 
 
 def check_syntax(text: str, file: str | None) -> None:
@@ -48,6 +46,8 @@ def syntax_problem(message: str, text: str, file: str | None) -> Problem:
             what = "this [table] is already defined (use [[...]] for repeated entries)"
         elif what.startswith("Cannot overwrite"):
             what, col = _duplicate(text, line), _indent(text, line)
+        elif _TIME_NO_SECONDS.search(_line(text, line).partition("#")[0]):
+            what = "a time needs seconds (07:32:00, not 07:32)"
         else:
             what = _hint(what)
         return Problem(file, line, col, "", f"TOML syntax error: {what}")
@@ -78,6 +78,11 @@ def _duplicate(text: str, line: int) -> str:
     m = _KEY_RE.match(lines[line - 1]) if 0 < line <= len(lines) else None
     key = f'key "{m.group(1).strip()}"' if m else "this key"
     return f"{key} is already defined (each key may appear only once)"
+
+
+def _line(text: str, line: int) -> str:
+    lines = text.split("\n")
+    return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
 def _indent(text: str, line: int) -> int:

@@ -25,7 +25,8 @@ def _problem(tmp_path: Path, text: str) -> tuple[int | None, str]:
     [
         ("[runner]\nconcurrency = 1\t0\n", 2, "unexpected text"),  # a tab inside a number
         ("[runner]\nconcurrency = 1__0\n", 2, "unexpected text"),
-        ("[ui]\ntheme = 'x'\nwhen = 1979-05-27T07:32\n", 3, "needs seconds"),
+        ("[ui]\ntheme = 'x'\nwhen = 1979-05-27T07:32\n", 3, "a time needs seconds"),
+        ("[ui]\ntheme = 'x'\nwhen = 07:32\n", 3, "a time needs seconds"),
         ("[ui]\nt = {a = 1, a = 2}\n", 2, "duplicate key in an inline table"),
         ("[runner]\nconcurrency = 2\n\nconcurrency = 3\n", 4, "already defined"),
         ("[ui]\n[runner]\n[ui]\n", 3, "[table] is already defined"),
