@@ -93,9 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='poll every S seconds (at least 0.1, or "2s") instead of native events (NFS, SMB); 0: native',
     )
     o.add_argument(
-        "--metrics-listen",
-        metavar="ADDR",
-        help="serve Prometheus /metrics on HOST:PORT, e.g. 127.0.0.1:9464 (overrides [metrics] listen)",
+        "--metrics-listen", metavar="ADDR", help="serve Prometheus /metrics on HOST:PORT ([metrics])"
     )
     o.add_argument("-v", "--verbose", action="store_true", help="log every outcome on stderr (headless)")
     p.add_argument("--version", action="version", version=f"obtui {__version__}")
@@ -259,7 +257,7 @@ def _init_config(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The effective config: file (or defaults) + CLI dirs + CLI overrides, all checked alike."""
     from obtui.config.loader import load_config
-    from obtui.config.overrides import apply_cli
+    from obtui.config.overrides import apply_cli, with_metrics_listen
 
     config = load_config(args.config, required=args.config is not None)
     config = apply_cli(config, list(args.dirs), concurrency=args.concurrency, poll_seconds=args.poll_seconds)
@@ -267,15 +265,7 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if config.cluster is not None:
         _unique_bucket_ids(config)
     if args.metrics_listen is not None:
-        from obtui.config.errors import ConfigError, Problem
-        from obtui.config.listen import parse_listen
-        from obtui.config.model import MetricsConfig
-
-        try:
-            parse_listen(args.metrics_listen)
-        except ValueError as exc:
-            raise ConfigError([Problem(None, None, None, "--metrics-listen", str(exc))]) from None
-        config = dataclasses.replace(config, metrics=MetricsConfig(listen=args.metrics_listen.strip()))
+        config = with_metrics_listen(config, args.metrics_listen)
     return config
 
 

@@ -78,3 +78,15 @@ def apply_cli(
     if overrides:
         config = dataclasses.replace(config, runner=dataclasses.replace(config.runner, **overrides))
     return config
+
+
+def with_metrics_listen(config: Config, text: str) -> Config:
+    """`config` serving /metrics on `--metrics-listen` (checked as `[metrics] listen` is)."""
+    from obtui.config.listen import listen_address
+    from obtui.config.model import MetricsConfig
+
+    try:
+        listen = listen_address(text)
+    except Invalid as exc:
+        raise ConfigError([Problem(None, None, None, "--metrics-listen", str(exc))]) from None
+    return dataclasses.replace(config, metrics=MetricsConfig(listen=listen))

@@ -37,7 +37,13 @@ def check_syntax(text: str, file: str | None) -> None:
 
 def syntax_problem(message: str, text: str, file: str | None) -> Problem:
     """A Problem for one `tomllib` error message, located in `text`."""
-    if m := _AT_RE.search(message):
+    from obtui.config.toml_hints import unclosed_string_message
+
+    m = _AT_RE.search(message)
+    at = int(m.group(1)) if m else _last_line(text)
+    if (open_string := unclosed_string_message(text)) and open_string[0] <= at:
+        return Problem(file, open_string[0], None, "", open_string[1])  # a forgotten quote, said so
+    if m:
         what = message[: m.start()]
         line, col = int(m.group(1)), int(m.group(2))
         if what == "Illegal character '\\n'":

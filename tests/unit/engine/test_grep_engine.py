@@ -100,7 +100,7 @@ def test_once_with_catastrophic_grep_finishes_with_an_outcome_for_every_file(tmp
     assert db_rows(state, "select count(*) from successes")[0][0] == 4
     note = (tmp_path / "in" / "evil.obs.md").read_text()
     assert "No line matches" in note
-    assert "1 line match" in (tmp_path / "in" / "plain0.obs.md").read_text()
+    assert "1 matching line" in (tmp_path / "in" / "plain0.obs.md").read_text()
 
 
 @pytest.mark.slow

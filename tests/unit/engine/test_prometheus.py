@@ -85,7 +85,7 @@ def test_metrics_endpoint_counts_files_and_agrees_with_report(tmp_path: Path) ->
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    assert proc.returncode == 1, headless_stderr(proc)  # a file failed
+    assert proc.returncode == 0, headless_stderr(proc)  # a graceful stop, failed files or not
     for name in NAMES:
         assert _samples(text, name), f"{name} missing from:\n{text}"
     ok = _samples(text, "obtui_files_total")
