@@ -89,3 +89,14 @@ def read_report(con: sqlite3.Connection, since: str | None) -> Report:
         total_failed=sum(v[1] for v in cats.values()),
         total_errors=sum(by_cat.values()),
     )
+
+
+def outcomes_by_rule(con: sqlite3.Connection) -> list[tuple[str, str, str, int]]:
+    """(watch dir, rule, "success" | "failure", files) over the records kept: what Prometheus'
+    `obtui_files_total` starts from, so that it agrees with `read_report`."""
+    ok = con.execute("SELECT watch_dir, coalesce(rule, ''), count(*) FROM successes GROUP BY 1, 2")
+    rows = [(d, r, "success", n) for d, r, n in ok]
+    failed = con.execute(
+        "SELECT watch_dir, coalesce(rule, ''), count(*) FROM errors WHERE failed_file = 1 GROUP BY 1, 2"
+    )
+    return rows + [(d, r, "failure", n) for d, r, n in failed]

@@ -378,17 +378,6 @@ class SQLiteStore:
             "schema_version": one("PRAGMA user_version"),
         }
 
-    def outcomes_by_rule(self) -> list[tuple[str, str, str, int]]:
-        """(watch dir, rule, "success" | "failure", files) for all time: what Prometheus'
-        `obtui_files_total` starts from, so that it agrees with `report()`."""
-        con = self._reader()
-        ok = con.execute("SELECT watch_dir, coalesce(rule, ''), count(*) FROM successes GROUP BY 1, 2")
-        rows = [(d, r, "success", n) for d, r, n in ok]
-        failed = con.execute(
-            "SELECT watch_dir, coalesce(rule, ''), count(*) FROM errors WHERE failed_file = 1 GROUP BY 1, 2"
-        )
-        return rows + [(d, r, "failure", n) for d, r, n in failed]
-
     def integrity_check(self) -> str:
         """`PRAGMA integrity_check`: "ok", or the problems found, one a line."""
         return "\n".join(str(r[0]) for r in self._reader().execute("PRAGMA integrity_check"))

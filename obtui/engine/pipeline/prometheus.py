@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -23,9 +24,9 @@ DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600
 
 
 class OutcomeHistory(Protocol):
-    """What the counters start from: the store (`SQLiteStore.outcomes_by_rule`)."""
+    """What the counters start from: the store (read with `report_query.outcomes_by_rule`)."""
 
-    def outcomes_by_rule(self) -> list[tuple[str, str, str, int]]: ...
+    def reading(self) -> sqlite3.Connection: ...
 
 
 async def start_exporter(
@@ -41,7 +42,9 @@ async def start_exporter(
     if not listen:
         return asyncio.sleep(0)
     exporter = PrometheusExporter(listen, snapshot)
-    exporter.seed(await asyncio.to_thread(history.outcomes_by_rule))
+    from obtui.tracking.report_query import outcomes_by_rule
+
+    exporter.seed(await asyncio.to_thread(lambda: outcomes_by_rule(history.reading())))
     subscribe(exporter.on_event)
     exporter.start()
     return _serve_until_cancelled(exporter)
