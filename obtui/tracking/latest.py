@@ -1,37 +1,67 @@
 """Files count by their latest outcome (`obtui.api.snapshot.Figures`): around one write batch,
-which failure each path still counts as a failed file, and the corrections when a later outcome
-of that path supersedes it.
+which outcome each path still counts, and the corrections when a later outcome of that path
+supersedes it.
 
-A failure counts while the path's manifest entry says `failed` and points at it. A new outcome for
-the path (a success, or a failure again) clears that record's `failed_file` and takes it out of
-`dir_stats`, `hour_dir` and `hour_cat` in the hour it was counted in, in the same transaction, so
-`report(since)`, `rebuild_aggregates()` and `prune` keep agreeing. A failure whose file is moved or
-deleted by `on_failure` (`post_pending`, then `consumed`) is never superseded: a new file dropped
-at that path is a new file. Paths are the manifest's (a record names where the file is now).
+An outcome (a success, or an error that settles its file as failed) counts while it is its file's
+latest. A path's manifest entry points at its latest outcome; while the file stays where it is
+(`done` or `failed`), a new outcome for the path (a success, or a failure again) takes the one it
+points at out of the counts: a success gets `counted = 0`, a failure `failed_file = 0`, and it
+leaves `dir_stats` and `hour_dir` (and `hour_cat` for a failure) in the hour it was counted in,
+with its duration and bytes, in the same transaction, so `report(since)`, `rebuild_aggregates()`
+and `prune` keep agreeing. An outcome whose file is moved or deleted by its post-action
+(`post_pending`, then `consumed`) is never superseded: a new file dropped at that path is a new
+file. Paths are the manifest's (a record names where the file is now after a move).
+
+Over a window (`report(since)`), a file counts when its latest outcome falls in the window, by
+that outcome: windows run up to now, so a file with any outcome in the window has its latest there.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, SuccessRecord
 from obtui.tracking.schema import db_text
 
 _CHUNK = 500  # parameters per IN (...) query
 
-_COUNTED = (
-    "SELECT m.path, e.error_id FROM manifest m JOIN errors e ON e.error_id = m.record_id "
-    "WHERE m.status = 'failed' AND e.failed_file = 1 AND m.path IN ({})"
-)
-_DETAILS = "SELECT error_id, ts, watch_dir, category FROM errors WHERE failed_file = 1 AND error_id IN ({})"
-_CLEAR = [
+_KEPT = "SELECT path, record_id FROM manifest WHERE status IN ('done', 'failed') AND path IN ({})"
+_FAILURES = "SELECT error_id, ts, watch_dir, category FROM errors WHERE failed_file = 1 AND error_id IN ({})"
+_SUCCESSES = "SELECT record_id, ts, watch_dir, duration_ms, bytes FROM successes WHERE counted = 1 AND record_id IN ({})"
+_CLEAR_FAILURE = [
     "UPDATE errors SET failed_file = 0 WHERE error_id = :id",
     "UPDATE dir_stats SET failed = failed - 1 WHERE watch_dir = :wd",
     "UPDATE hour_dir SET failed = failed - 1 WHERE hour = :hour AND watch_dir = :wd",
     "UPDATE hour_cat SET failed = failed - 1 WHERE hour = :hour AND category = :cat",
 ]
+_CLEAR_SUCCESS = [
+    "UPDATE successes SET counted = 0 WHERE record_id = :id",
+    "UPDATE dir_stats SET successful = successful - 1, duration_sum = duration_sum - :d, bytes = bytes - :b "
+    "WHERE watch_dir = :wd",
+    "UPDATE hour_dir SET successful = successful - 1, duration_sum = duration_sum - :d, bytes = bytes - :b "
+    "WHERE hour = :hour AND watch_dir = :wd",
+]
+
+Counted = Literal["success", "failure"]
+
+
+def settles_failed(entry: ManifestEntry | None) -> bool:
+    """An error record with this manifest entry settles its file as failed (`failed_file`):
+    FAILED, or POST_PENDING (failed, and to be moved or deleted by `on_failure`)."""
+    return entry is not None and entry.status in (ManifestStatus.FAILED, ManifestStatus.POST_PENDING)
+
+
+def superseded(prior: ManifestEntry | None) -> Counted | None:
+    """The outcome that a new outcome of a path takes out of the counts, by the path's manifest
+    entry read before it (joined with its record): its success or failure while the file stayed
+    where it was; None for a new file, a moved or deleted one, or a record pruned meanwhile."""
+    if prior is None or prior.recorded_path is None:
+        return None
+    if prior.status == ManifestStatus.DONE:
+        return "success"
+    return "failure" if prior.status == ManifestStatus.FAILED else None
 
 
 def _chunked(con: sqlite3.Connection, sql: str, keys: list[Any]) -> list[tuple[Any, ...]]:
@@ -49,33 +79,39 @@ class LatestOutcomes:
     def __init__(self, con: sqlite3.Connection, items: Sequence[tuple[Any, ManifestEntry | None]]) -> None:
         self._items = items
         paths = list({db_text(e.path) for _, e in items if e is not None})
-        self._counted: dict[Any, str | None] = {p: eid for p, eid in _chunked(con, _COUNTED, paths)}
+        self._counted: dict[Any, str | None] = {p: rid for p, rid in _chunked(con, _KEPT, paths)}
 
     def settle(
         self, con: sqlite3.Connection, saved: list[SuccessRecord | ErrorRecord]
     ) -> list[SuccessRecord | ErrorRecord]:
-        """Supersede, in batch order, the failures that a later outcome of their path replaces;
+        """Supersede, in batch order, the outcomes that a later outcome of their path replaces;
         return `saved` unchanged."""
         superseded: list[str] = []
         for (_, entry), rec in zip(self._items, saved, strict=True):
             # An outcome, as `SQLiteStore` counts them: a success, or an error settling its file.
-            failure = (
-                isinstance(rec, ErrorRecord)
-                and entry is not None
-                and entry.status
-                in (
-                    ManifestStatus.FAILED,
-                    ManifestStatus.POST_PENDING,
-                )
-            )
-            if entry is None or not (isinstance(rec, SuccessRecord) or failure):
+            if entry is None or not (isinstance(rec, SuccessRecord) or settles_failed(entry)):
                 continue
             path = db_text(entry.path)
             if (prev := self._counted.get(path)) is not None:
                 superseded.append(prev)
-            kept = failure and entry.status == ManifestStatus.FAILED
-            self._counted[path] = rec.error_id if kept and isinstance(rec, ErrorRecord) else None
-        for eid, ts, wd, cat in _chunked(con, _DETAILS, superseded):
-            for sql in _CLEAR:
-                con.execute(sql, {"id": eid, "wd": wd, "hour": ts[:13], "cat": cat})
+            kept = entry.status in (ManifestStatus.DONE, ManifestStatus.FAILED)
+            self._counted[path] = (
+                (rec.record_id if isinstance(rec, SuccessRecord) else rec.error_id) if kept else None
+            )
+        if not superseded:
+            return saved
+        failures = [i for i in superseded if i.startswith("ERR-")]
+        successes = [i for i in superseded if not i.startswith("ERR-")]
+        rows = [
+            {"id": i, "wd": wd, "hour": ts[:13], "cat": c}
+            for i, ts, wd, c in _chunked(con, _FAILURES, failures)
+        ]
+        for sql in _CLEAR_FAILURE if rows else ():
+            con.executemany(sql, rows)
+        rows = [
+            {"id": i, "wd": wd, "hour": ts[:13], "d": d, "b": b}
+            for i, ts, wd, d, b in _chunked(con, _SUCCESSES, successes)
+        ]
+        for sql in _CLEAR_SUCCESS if rows else ():
+            con.executemany(sql, rows)
         return saved
