@@ -28,19 +28,24 @@ from obtui.tracking.schema import db_text
 _CHUNK = 500  # parameters per IN (...) query
 
 _KEPT = "SELECT path, record_id FROM manifest WHERE status IN ('done', 'failed') AND path IN ({})"
-_FAILURES = "SELECT error_id, ts, watch_dir, category FROM errors WHERE failed_file = 1 AND error_id IN ({})"
-_SUCCESSES = "SELECT record_id, ts, watch_dir, duration_ms, bytes FROM successes WHERE counted = 1 AND record_id IN ({})"
+# Each takes the superseded records that still count out of the counts and returns what they held.
+_FAILURES = (
+    "UPDATE errors SET failed_file = 0 WHERE failed_file = 1 AND error_id IN ({}) "
+    "RETURNING error_id, ts, watch_dir, category"
+)
+_SUCCESSES = (
+    "UPDATE successes SET counted = 0 WHERE counted = 1 AND record_id IN ({}) "
+    "RETURNING record_id, ts, watch_dir, duration_ms, bytes"
+)
 _CLEAR_FAILURE = [
-    "UPDATE errors SET failed_file = 0 WHERE error_id = :id",
-    "UPDATE dir_stats SET failed = failed - 1 WHERE watch_dir = :wd",
-    "UPDATE hour_dir SET failed = failed - 1 WHERE hour = :hour AND watch_dir = :wd",
-    "UPDATE hour_cat SET failed = failed - 1 WHERE hour = :hour AND category = :cat",
+    "UPDATE dir_stats SET failed = failed - :n WHERE watch_dir = :wd",
+    "UPDATE hour_dir SET failed = failed - :n WHERE hour = :hour AND watch_dir = :wd",
+    "UPDATE hour_cat SET failed = failed - :n WHERE hour = :hour AND category = :cat",
 ]
 _CLEAR_SUCCESS = [
-    "UPDATE successes SET counted = 0 WHERE record_id = :id",
-    "UPDATE dir_stats SET successful = successful - 1, duration_sum = duration_sum - :d, bytes = bytes - :b "
+    "UPDATE dir_stats SET successful = successful - :n, duration_sum = duration_sum - :d, bytes = bytes - :b "
     "WHERE watch_dir = :wd",
-    "UPDATE hour_dir SET successful = successful - 1, duration_sum = duration_sum - :d, bytes = bytes - :b "
+    "UPDATE hour_dir SET successful = successful - :n, duration_sum = duration_sum - :d, bytes = bytes - :b "
     "WHERE hour = :hour AND watch_dir = :wd",
 ]
 
@@ -70,6 +75,27 @@ def _chunked(con: sqlite3.Connection, sql: str, keys: list[Any]) -> list[tuple[A
         chunk = keys[i : i + _CHUNK]
         rows += con.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
     return rows
+
+
+def _clear(
+    con: sqlite3.Connection, sqls: list[str], rows: list[tuple[Any, str, Any, str, float, int]]
+) -> None:
+    """Take the superseded records `rows` (id, hour, dir, category, duration, bytes), no longer
+    counted, out of the aggregates: each aggregate row once, with the sums it loses."""
+    if not rows:
+        return
+    groups: list[dict[Any, list[Any]]] = [{}, {}, {}]  # by dir; by (hour, dir); by (hour, category)
+    for _, hour, wd, cat, d, b in rows:
+        for g, key in zip(groups, (wd, (hour, wd), (hour, cat)), strict=True):
+            acc = g.setdefault(key, [0, 0.0, 0])
+            acc[0], acc[1], acc[2] = acc[0] + 1, acc[1] + d, acc[2] + b
+    by_dir, by_hour, by_cat = groups
+    con.executemany(sqls[0], [{"wd": k, "n": n, "d": d, "b": b} for k, (n, d, b) in by_dir.items()])
+    con.executemany(
+        sqls[1], [{"hour": h, "wd": k, "n": n, "d": d, "b": b} for (h, k), (n, d, b) in by_hour.items()]
+    )
+    if len(sqls) > 2:
+        con.executemany(sqls[2], [{"hour": h, "cat": c, "n": n} for (h, c), (n, _, _) in by_cat.items()])
 
 
 class LatestOutcomes:
@@ -102,16 +128,8 @@ class LatestOutcomes:
             return saved
         failures = [i for i in superseded if i.startswith("ERR-")]
         successes = [i for i in superseded if not i.startswith("ERR-")]
-        rows = [
-            {"id": i, "wd": wd, "hour": ts[:13], "cat": c}
-            for i, ts, wd, c in _chunked(con, _FAILURES, failures)
-        ]
-        for sql in _CLEAR_FAILURE if rows else ():
-            con.executemany(sql, rows)
-        rows = [
-            {"id": i, "wd": wd, "hour": ts[:13], "d": d, "b": b}
-            for i, ts, wd, d, b in _chunked(con, _SUCCESSES, successes)
-        ]
-        for sql in _CLEAR_SUCCESS if rows else ():
-            con.executemany(sql, rows)
+        rows = [(i, ts[:13], wd, c, 0.0, 0) for i, ts, wd, c in _chunked(con, _FAILURES, failures)]
+        _clear(con, _CLEAR_FAILURE, rows)
+        rows = [(i, ts[:13], wd, "", d, b) for i, ts, wd, d, b in _chunked(con, _SUCCESSES, successes)]
+        _clear(con, _CLEAR_SUCCESS, rows)
         return saved
