@@ -204,9 +204,7 @@ class Processor:
         else:
             self._release(breaker.success())
             if rule.result_json or d.result.warnings or rule.on_success.kind != "keep":
-                tails.append(
-                    self._succeeded(job, rule, d.ctx, d.result, d.t0, a.claim, d.entry)
-                )
+                tails.append(self._succeeded(job, rule, d.ctx, d.result, d.t0, a.claim, d.entry))
             else:
                 plain.append((a, d))
 
