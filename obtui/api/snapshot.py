@@ -29,7 +29,11 @@ class Figures:
       circuit breaker have no outcome yet: they are in none of these.
     - *error records*: every error record, warnings and notes included (a record is not a file).
 
-    A success always counts: a file changed and processed again counts once more.
+    Only the latest outcome of a file counts, a success as much as a failure: a file that
+    succeeded, was edited and failed is one failed file; one processed again is one file. A file
+    is its path while it stays there (a moved or deleted one is gone: a new file at its name is a
+    new file). Over a window (a run, `--report --since`), a file counts when its latest outcome
+    falls in the window, by that outcome. See `obtui/tracking/latest.py`.
     """
 
     successful: int = 0

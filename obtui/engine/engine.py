@@ -378,7 +378,7 @@ class Engine:
             log.exception("could not record error")
             return
         if isinstance(finished.record, ErrorRecord):
-            self.history.on_error(finished.record, False, False)
+            self.history.on_error(finished.record, False, None)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))

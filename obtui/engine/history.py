@@ -5,6 +5,7 @@ count, kept up to date from the processor's hooks, and the subscribers told of e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -12,7 +13,8 @@ from typing import Any
 
 from obtui.api.snapshot import DirReport, ErrorSummary
 from obtui.tracking.interfaces import RecordStore
-from obtui.tracking.records import ErrorRecord, SuccessRecord
+from obtui.tracking.latest import superseded
+from obtui.tracking.records import ErrorRecord, ManifestEntry, SuccessRecord
 
 log = logging.getLogger("obtui.engine")
 
@@ -44,20 +46,18 @@ class RunHistory:
         self.recent_errors.clear()
         await self.load(store)
 
-    def on_success(self, rec: SuccessRecord, supersedes: bool = False) -> None:
-        """`supersedes`: the file's latest outcome was a failure, which this success replaces."""
+    def on_success(self, rec: SuccessRecord, prior: ManifestEntry | None = None) -> None:
+        """`prior`: the file's manifest entry before this outcome (the outcome it supersedes)."""
         # The directory counts files by their latest outcome, as the store does (see `Figures`):
-        # a file that had failed moves from failed to successful.
-        d = self.dirs.get(rec.watch_dir) or DirReport(rec.watch_dir)
-        was_failed = 1 if supersedes and d.failed else 0
-        total = d.total + 1 - was_failed
-        # Averaged over successful files, as the store's report does.
+        # the file's earlier outcome leaves the figures, with its duration and bytes.
+        d = _without(self.dirs.get(rec.watch_dir) or DirReport(rec.watch_dir), prior)
+        # Averaged over the latest successes, as the store's report does.
         avg = (d.avg_duration_ms * d.successful + rec.duration_ms) / (d.successful + 1)
         self.dirs[rec.watch_dir] = DirReport(
             rec.watch_dir,
-            total,
+            d.total + 1,
             d.successful + 1,
-            d.failed - was_failed,
+            d.failed,
             avg,
             d.bytes + rec.bytes_processed,
             rec.file_path,
@@ -69,21 +69,20 @@ class RunHistory:
         if self._subscribers:  # building the event costs as much as the rest of this hook
             self._emit({"event": "success", **rec.to_json()})
 
-    def on_error(self, rec: ErrorRecord, failed: bool, supersedes: bool = False) -> None:
+    def on_error(self, rec: ErrorRecord, failed: bool, prior: ManifestEntry | None = None) -> None:
         """`failed`: the record settles a file as failed (not only an error along the way);
-        `supersedes`: that file's latest outcome was already a failure (it stays one failed file)."""
+        `prior`: that file's manifest entry before it (the outcome it supersedes)."""
         self.recent_errors.appendleft(_summary(rec))
         self._on_record()
         if failed:
             self.failed_this_run += 1
             if rec.watch_dir:
-                d = self.dirs.get(rec.watch_dir) or DirReport(rec.watch_dir)
-                new = 0 if supersedes and d.failed else 1
+                d = _without(self.dirs.get(rec.watch_dir) or DirReport(rec.watch_dir), prior)
                 self.dirs[rec.watch_dir] = DirReport(
                     d.directory,
-                    d.total + new,
+                    d.total + 1,
                     d.successful,
-                    d.failed + new,
+                    d.failed + 1,
                     d.avg_duration_ms,
                     d.bytes,
                     rec.file_path,
@@ -114,6 +113,24 @@ class RunHistory:
                 cb(event)
             except Exception:
                 log.exception("subscriber failed")
+
+
+def _without(d: DirReport, prior: ManifestEntry | None) -> DirReport:
+    """`d` without the outcome a new outcome of the file supersedes (see `tracking/latest.py`)."""
+    gone = superseded(prior)
+    if prior is None or gone is None:
+        return d
+    if gone == "failure":
+        return (
+            dataclasses.replace(d, total=max(0, d.total - 1), failed=max(0, d.failed - 1)) if d.failed else d
+        )
+    if not d.successful:
+        return d
+    ok = d.successful - 1
+    rest = d.avg_duration_ms * d.successful - prior.recorded_duration_ms
+    avg = max(0.0, rest / ok) if ok else 0.0
+    nbytes = max(0, d.bytes - prior.recorded_bytes)
+    return dataclasses.replace(d, total=max(0, d.total - 1), successful=ok, avg_duration_ms=avg, bytes=nbytes)
 
 
 def _summary(e: ErrorRecord) -> ErrorSummary:

@@ -104,8 +104,8 @@ class Requests:
             where = f" nor at {req.moved_to}" if req.moved_to else ""
             await self._record(RetryError(f"Cannot retry {path}: it is no longer there{where}"), req)
             return
-        # Forget the failure first, so neither this job nor the watcher's event for the file
-        # coming back meets the old manifest entry.
+        # Forget the failed content first, so neither this job nor the watcher's event for the
+        # file coming back is skipped as unchanged; its outcome supersedes the failure.
         if not await d.writer.call(rq.reset_failed, d.store, path):
             log.info("retry of %s: its latest outcome is no longer a failure", path)
             return

@@ -70,6 +70,10 @@ class ManifestEntry:
     # the path the record names, which is where a post-action puts the file (`post_pending`).
     output_path: str | None = None
     recorded_path: str | None = None
+    # ... and the duration and bytes of that success, which leave the figures with it when a later
+    # outcome of the file supersedes it (see `tracking/latest.py`).
+    recorded_duration_ms: float = 0.0
+    recorded_bytes: int = 0
 
 
 @dataclass(frozen=True)

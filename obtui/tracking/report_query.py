@@ -1,6 +1,9 @@
 """`report()` from the aggregate tables (see `schema.py`): all time from `dir_stats`, or from a
 `since` time by whole UTC hours from `hour_dir` / `hour_cat` plus the records of the first,
 partial hour. The cost depends on the number of directories and hours, not of records.
+
+Only the outcomes that count are summed (each file's latest, see `latest.py`): over a window, a
+file counts when its latest outcome falls in it, by that outcome.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ _HOUR_DIRS = (
 _HOUR_CATS = "SELECT category, sum(total), sum(failed) FROM hour_cat WHERE hour >= ? GROUP BY category"
 _RAW_DIRS = (
     "SELECT watch_dir, count(*), 0, total(duration_ms), sum(bytes) FROM successes "
-    "WHERE ts >= ? AND ts < ? GROUP BY watch_dir"
+    "WHERE ts >= ? AND ts < ? AND counted = 1 GROUP BY watch_dir"
 )
 _RAW_ERRORS = (
     "SELECT watch_dir, category, count(*), sum(failed_file) FROM errors "

@@ -103,10 +103,17 @@ def drop_requests(store: SQLiteStore, ids: list[int]) -> None:
 
 
 def reset_failed(store: SQLiteStore, path: str) -> bool:
-    """Forget `path` if its latest outcome is still a failure, so the idempotency gate lets it
-    through once more. False when it succeeded meanwhile (or is not on record): nothing to retry."""
+    """Forget the content of `path` if its latest outcome is still a failure, so the idempotency
+    gate lets it through once more. False when it succeeded meanwhile (or is not on record):
+    nothing to retry. The entry stays `failed` at its path, pointing at the failure (also when
+    `on_failure` had moved the file: a retry brings it back), so the retry's outcome supersedes
+    that failure (see `tracking/latest.py`) instead of counting beside it."""
     with store.writing() as con:
-        cur = con.execute(f"DELETE FROM manifest WHERE path = ? AND {_FAILED}", (db_text(path),))
+        cur = con.execute(
+            "UPDATE manifest SET status = 'failed', sha256 = '', size = -1, mtime_ns = -1, inode = -1, "
+            f"moved_to = NULL WHERE path = ? AND {_FAILED}",
+            (db_text(path),),
+        )
         return cur.rowcount > 0
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class SchemaError(RuntimeError):
@@ -62,10 +62,6 @@ CREATE TABLE requests(
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL DEFAULT '', bucket TEXT NOT NULL DEFAULT '',
     moved_to TEXT, requested_at TEXT NOT NULL, UNIQUE(kind, path));
 """
-
-# Index i holds the statements that bring a database from version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _V2]
-assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 def migrate(con: sqlite3.Connection) -> int:
@@ -120,8 +116,9 @@ INSERT INTO hour_cat(hour, category, total, failed) VALUES (?, ?, ?, ?)
 ON CONFLICT(hour, category) DO UPDATE SET total = total + excluded.total, failed = failed + excluded.failed
 """
 
+# The outcomes that count: each file's latest (see `latest.py`).
 _OUTCOMES = """
-    SELECT ts, watch_dir, file_path, 1 AS s, 0 AS f, duration_ms AS d, bytes AS b FROM successes
+    SELECT ts, watch_dir, file_path, 1 AS s, 0 AS f, duration_ms AS d, bytes AS b FROM successes WHERE counted = 1
     UNION ALL
     SELECT ts, watch_dir, file_path, 0, 1, 0.0, 0 FROM errors WHERE failed_file = 1
 """
@@ -141,6 +138,27 @@ REBUILD = [
     """INSERT INTO hour_cat(hour, category, total, failed)
         SELECT substr(ts, 1, 13), category, count(*), sum(failed_file) FROM errors GROUP BY 1, 2""",
 ]
+
+
+# v3: a success counts only while it is its file's latest outcome (`counted`, see `latest.py`).
+# Earlier successes of a file still at its path (manifest `done` or `failed`, settled by a later
+# record) stop counting; the aggregates are recounted. The ts index covers `counted` for
+# `report(since)`'s partial hour.
+_V3 = ";".join(
+    [
+        "ALTER TABLE successes ADD COLUMN counted INTEGER NOT NULL DEFAULT 1",
+        """UPDATE successes SET counted = 0 WHERE EXISTS (SELECT 1 FROM manifest m
+            WHERE m.path = successes.file_path AND m.status IN ('done', 'failed')
+            AND m.record_id != successes.record_id)""",
+        "DROP INDEX successes_ts",
+        "CREATE INDEX successes_ts ON successes(ts, watch_dir, counted, duration_ms, bytes)",
+        *REBUILD,
+    ]
+)
+
+# Index i holds the statements that bring a database from version i to i + 1.
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
+assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 # Retention (`prune`): remove the records older than a cut-off and keep the aggregates equal to

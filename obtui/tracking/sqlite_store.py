@@ -30,19 +30,19 @@ DB_NAME = "obtui.db"
 _CHUNK = 500  # parameters per IN (...) query
 _SEQ_CACHE = 4096  # id-sequence prefixes remembered before the cache is reset
 
-_INSERT_SUCCESS = "INSERT INTO successes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_SUCCESS = "INSERT INTO successes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"  # counted
 _INSERT_ERROR = "INSERT INTO errors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 MANIFEST_COLS = "path, bucket, sha256, status, processed_at, size, mtime_ns, inode, rule, record_id, moved_to"
 # A new outcome starts a fresh entry: moved_to is set only by the post-action that follows it.
 _REPLACE_MANIFEST = (
     f"INSERT OR REPLACE INTO manifest({MANIFEST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
 )
-# The manifest entry with the output and the path its record names (LEFT JOINs on primary keys);
-# read with `_joined`.
+# The manifest entry with the output, the path, the duration and the bytes its record names
+# (LEFT JOINs on primary keys); read with `_joined`.
 _MANIFEST_JOINED = (
     "SELECT "
     + ", ".join(f"m.{c.strip()}" for c in MANIFEST_COLS.split(","))
-    + ", s.output_path, coalesce(s.file_path, e.file_path) FROM manifest m "
+    + ", s.output_path, coalesce(s.file_path, e.file_path), s.duration_ms, s.bytes FROM manifest m "
     "LEFT JOIN successes s ON s.record_id = m.record_id LEFT JOIN errors e ON e.error_id = m.record_id"
 )
 
@@ -68,11 +68,13 @@ def manifest_row(row: tuple[Any, ...]) -> ManifestEntry:
 def _joined(row: tuple[Any, ...]) -> ManifestEntry:
     """A ManifestEntry from a row of `_MANIFEST_JOINED` (with the output and path its record names)."""
     n = MANIFEST_COLS.count(",") + 1
-    output, recorded = row[n], row[n + 1]
+    output, recorded, duration, nbytes = row[n : n + 4]
     return replace(
         manifest_row(row[:n]),
         output_path=py_text(output) if output is not None else None,
         recorded_path=py_text(recorded) if recorded is not None else None,
+        recorded_duration_ms=duration or 0.0,
+        recorded_bytes=nbytes or 0,
     )
 
 
@@ -225,10 +227,7 @@ class SQLiteStore:
                 ))  # fmt: skip
                 outcome = (1, 0, rec.duration_ms, rec.bytes_processed)
             else:
-                failed = entry is not None and entry.status in (
-                    ManifestStatus.FAILED,
-                    ManifestStatus.POST_PENDING,
-                )
+                failed = latest.settles_failed(entry)
                 rec = replace(rec, error_id=self._next_id(con, "ERR", ts))
                 rid = rec.error_id
                 erows.append((

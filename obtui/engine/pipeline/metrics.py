@@ -8,6 +8,9 @@ from collections import deque
 from collections.abc import Callable
 
 from obtui.api.snapshot import Figures, Metrics
+from obtui.tracking.codec import now_iso
+from obtui.tracking.latest import superseded
+from obtui.tracking.records import ManifestEntry
 
 _HISTORY = 300  # seconds of per-second samples kept for sparklines
 _RATE_WINDOW = 10  # seconds averaged for the "current" rates
@@ -25,7 +28,7 @@ class MetricsCollector:
         self.successful = 0
         self.failed = 0
         self.error_records = 0
-        self._failed_paths: set[str] = set()  # files of this run whose latest outcome is a failure
+        self.since = now_iso()  # outcomes on record from here on are this run's
         self.skipped_unchanged = 0
         self.bytes_processed = 0
         self.overflows = 0
@@ -62,20 +65,22 @@ class MetricsCollector:
     def ready(self) -> None:
         self.events_processed += 1
 
-    def outcome(self, ok: bool, duration_ms: float, nbytes: int, path: str = "") -> None:
-        """A file's outcome. A file counts by its latest outcome (see `Figures`): one that failed
-        earlier in this run stops counting as failed."""
+    def outcome(self, ok: bool, duration_ms: float, nbytes: int, prior: ManifestEntry | None = None) -> None:
+        """A file's outcome; `prior` is its manifest entry before it. A file counts by its latest
+        outcome (see `Figures`): its outcome earlier in this run (`prior` settled since the run
+        started, kept in place) stops counting. Bytes and durations count the work done."""
         self._roll()
-        if path in self._failed_paths:
-            self._failed_paths.discard(path)
-            self.failed -= 1
+        gone = superseded(prior)
+        if prior is not None and gone is not None and prior.processed_at >= self.since:
+            if gone == "success" and self.successful:
+                self.successful -= 1
+            elif gone == "failure" and self.failed:
+                self.failed -= 1
         if ok:
             self.successful += 1
             self.bytes_processed += nbytes
         else:
             self.failed += 1
-            if path:
-                self._failed_paths.add(path)
         self._files_now += 1
         self._dmin = min(self._dmin, duration_ms)
         self._dmax = max(self._dmax, duration_ms)

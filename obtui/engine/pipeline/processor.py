@@ -32,7 +32,7 @@ from obtui.engine.pipeline.dispatcher import Dispatcher
 from obtui.engine.pipeline.metrics import MetricsCollector
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.post_steps import PostSteps, moved
-from obtui.engine.pipeline.work import Admitted, Done, Pace, Seen, failed_before, run_batch, unrun
+from obtui.engine.pipeline.work import Admitted, Done, Pace, Seen, run_batch, unrun
 from obtui.engine.records import error_record, manifest_entry, success_record
 from obtui.engine.seams import Claim, OutcomeLedger
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, Severity, SuccessRecord
@@ -46,10 +46,10 @@ WAITS_ON_BREAKER = "the file waits for the rule's circuit breaker; it runs again
 class Hooks:
     """How the processor tells the engine what happened (all called on the engine loop)."""
 
-    # (record, the file's earlier outcome was a failure that this success supersedes)
-    on_success: Callable[[SuccessRecord, bool], None]
-    # (record, settled the file as failed, ... superseding an earlier failure of the same file)
-    on_error: Callable[[ErrorRecord, bool, bool], None]
+    # (record, the file's manifest entry before it: the outcome it supersedes, see `superseded`)
+    on_success: Callable[[SuccessRecord, ManifestEntry | None], None]
+    # (record, settled the file as failed, the file's manifest entry before it)
+    on_error: Callable[[ErrorRecord, bool, ManifestEntry | None], None]
     on_breaker_open: Callable[[str], None]
 
 
@@ -204,9 +204,7 @@ class Processor:
         else:
             self._release(breaker.success())
             if rule.result_json or d.result.warnings or rule.on_success.kind != "keep":
-                tails.append(
-                    self._succeeded(job, rule, d.ctx, d.result, d.t0, a.claim, failed_before(d.entry))
-                )
+                tails.append(self._succeeded(job, rule, d.ctx, d.result, d.t0, a.claim, d.entry))
             else:
                 plain.append((a, d))
 
@@ -228,15 +226,15 @@ class Processor:
                 log.error("could not record %d successes: %s", len(items), exc)
                 for a, _ in plain:
                     err = error_record(exc, path=a.job.path, bucket=a.job.bucket, rule=a.match.rule.name)
-                    self._hooks.on_error(err, False, False)
+                    self._hooks.on_error(err, False, None)
                 finished = []
             for (a, d), (record, _, _), fin in zip(plain, items, finished, strict=False):
                 if not fin.ok:
                     log.warning("success for %s not recorded: %s", a.job.path, fin.refused)
                     continue
                 assert isinstance(fin.record, SuccessRecord) and d.result is not None
-                self._metrics.outcome(True, record.duration_ms, d.result.bytes_processed, a.job.path)
-                self._hooks.on_success(fin.record, failed_before(d.entry))
+                self._metrics.outcome(True, record.duration_ms, d.result.bytes_processed, d.entry)
+                self._hooks.on_success(fin.record, d.entry)
         if tails:
             await asyncio.gather(*tails)
 
@@ -248,7 +246,7 @@ class Processor:
         result: ActionResult,
         t0: float,
         claim: Claim | None,
-        supersedes: bool = False,
+        prior: ManifestEntry | None = None,
     ) -> None:
         plan, plan_error = await self.post.plan(job, rule.on_success)
         if rule.result_json:
@@ -263,7 +261,7 @@ class Processor:
             log.error("could not record success for %s: %s", job.path, exc)
             await self.post.abandon(plan, rule)
             self._hooks.on_error(
-                error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), False, False
+                error_record(exc, path=job.path, bucket=job.bucket, rule=rule.name), False, None
             )
             return
         if not finished.ok:
@@ -272,8 +270,8 @@ class Processor:
             return
         saved = finished.record
         assert isinstance(saved, SuccessRecord)
-        self._metrics.outcome(True, duration_ms, result.bytes_processed, job.path)
-        self._hooks.on_success(saved, supersedes)
+        self._metrics.outcome(True, duration_ms, result.bytes_processed, prior)
+        self._hooks.on_success(saved, prior)
         for warning in result.warnings:
             await self._record_error(
                 error_record(
@@ -360,11 +358,10 @@ class Processor:
         status = ManifestStatus.POST_PENDING if moving else ManifestStatus.FAILED
         entry = manifest_entry(job.path, job.bucket, seen.facts, status, rule.name)
         prior = seen.entry if seen.looked_up else await asyncio.to_thread(self._ledger.lookup, job.path)
-        supersedes = failed_before(prior)
-        if not await self._record_error(record, entry, failed=True, claim=claim, supersedes=supersedes):
+        if not await self._record_error(record, entry, failed=True, claim=claim, prior=prior):
             await self.post.abandon(plan, rule)  # not on record (or no longer ours): no move
             return
-        self._metrics.outcome(False, duration_ms, 0, job.path)
+        self._metrics.outcome(False, duration_ms, 0, prior)
         if claim is not None and claim.lost:
             return  # another worker owns the file now: its post-action is theirs
         if moving:
@@ -377,7 +374,7 @@ class Processor:
         failed: bool = False,
         *,
         claim: Claim | None = None,
-        supersedes: bool = False,
+        prior: ManifestEntry | None = None,
     ) -> bool:
         try:
             finished = await self._ledger.finish(record, entry, claim)
@@ -389,5 +386,5 @@ class Processor:
             return False
         saved = finished.record
         assert isinstance(saved, ErrorRecord)
-        self._hooks.on_error(saved, failed, supersedes)
+        self._hooks.on_error(saved, failed, prior)
         return True

@@ -37,11 +37,6 @@ class Seen:
     looked_up: bool = False  # `entry` was read (None then means: no entry)
 
 
-def failed_before(entry: ManifestEntry | None) -> bool:
-    """The file's latest outcome on record is a failure (see `Figures`)."""
-    return entry is not None and entry.status == ManifestStatus.FAILED
-
-
 @dataclass
 class Admitted:
     """A job its rule and breaker let through, on its way to a thread."""

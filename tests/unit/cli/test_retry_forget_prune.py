@@ -94,6 +94,9 @@ def test_retry_failed_brings_moved_files_back_to_a_live_runner(tmp_path):
         _stop(proc, 0)  # a graceful stop is 0, though files failed earlier (issue 13.2)
     assert success_count(state) == 5
     assert db_rows(state, "select count(*) from manifest where record_id like 'ERR-%'")[0][0] == 0
+    # The retried files count by their latest outcome only: 5 successful, none failed.
+    totals = json.loads(obtui("--report", "--json", "--state-dir", str(state)).stdout)["totals"]
+    assert (totals["processed"], totals["successful"], totals["failed"]) == (5, 5, 0), totals
 
 
 def test_retry_without_a_runner_waits_for_the_next_once_run(tmp_path):

@@ -118,7 +118,17 @@ def test_retry_requests_are_durable_and_not_doubled(tmp_path):
     )
     assert rq.reset_failed(store, "/in/bad.txt") is True
     assert rq.reset_failed(store, "/in/ok.txt") is False  # a success is never reset by a retry
-    assert store.manifest_get("/in/bad.txt") is None and store.manifest_get("/in/ok.txt") is not None
+    # The failed content is forgotten (the gate lets the file through), the entry kept at its path,
+    # failed, pointing at the failure: the retry's outcome supersedes it (it was moved: now back).
+    reset = store.manifest_get("/in/bad.txt")
+    assert reset is not None and (reset.status, reset.sha256, reset.moved_to) == (
+        ManifestStatus.FAILED,
+        "",
+        None,
+    )
+    assert store.report().total_failed == 1
+    store.commit_success(success(iso(T0 + timedelta(minutes=1)), "/in/bad.txt"), entry("/in/bad.txt"))
+    assert (store.report().total_success, store.report().total_failed) == (2, 0)
     rq.drop_requests(store, [req.id])
     assert rq.pending_requests(store) == []
     store.close()

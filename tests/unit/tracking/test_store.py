@@ -148,7 +148,12 @@ def test_manifest_round_trip_many_and_pending(store):
     got = store.manifest_get(weird)
     # The entry comes back with the output and the path its success record names.
     assert got == dataclasses.replace(
-        entry(weird), record_id=saved[-1].record_id, output_path=weird + ".obs.md", recorded_path=weird
+        entry(weird),
+        record_id=saved[-1].record_id,
+        output_path=weird + ".obs.md",
+        recorded_path=weird,
+        recorded_duration_ms=10.0,
+        recorded_bytes=100,
     )
     many = store.manifest_get_many([e.path for e in entries] + ["/nope"])
     assert len(many) == 1201 and "/nope" not in many
