@@ -28,7 +28,7 @@ headless: $(STAMP)
 
 ## test: set up and run the whole test suite (quick reliability runs included)
 test: $(STAMP) redis-server toml-suite
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 ## redis-server: the cluster tests need Debian's redis-server; install it when missing and we can
 redis-server:
