@@ -155,12 +155,7 @@ def carry_out(plan: PostPlan) -> Path | None:
             if os.path.lexists(dest):
                 dest = free_name(dest.parent, source.name)
                 log.warning("%s was taken meanwhile; %s moved to %s instead", plan.final, source, dest)
-            try:
-                os.rename(source, dest)
-            except OSError as exc:
-                if exc.errno != errno.EXDEV:
-                    raise
-                shutil.move(source, dest)
+            _rename(source, dest)
     except PostActionError:
         raise
     except OSError as exc:
@@ -199,17 +194,22 @@ def apply_post_action(source: Path, bucket: Path, post: PostAction) -> Path | No
             return source  # already there
         with _MOVE_LOCK:
             dest = free_name(folder, source.name)
-            try:
-                os.rename(source, dest)
-            except OSError as exc:
-                if exc.errno != errno.EXDEV:
-                    raise
-                shutil.move(source, dest)
+            _rename(source, dest)
     except PostActionError:
         raise
     except OSError as exc:
         raise _post_error(exc, f"move to {folder}:", source) from exc
     return dest
+
+
+def _rename(source: Path, dest: Path) -> None:
+    """Rename `source` to `dest`; across devices, copy then remove."""
+    try:
+        os.rename(source, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.move(source, dest)
 
 
 def _version() -> str:
