@@ -64,8 +64,8 @@ class Dispatcher:
         self.max_batch = max_batch
         self._batchable = batchable or (lambda job: True)
         self.capacity = capacity
-        self.queue: WorkQueue = queue or LocalQueue()
-        self._claims: Claims = claims or LocalClaims()
+        self.queue: WorkQueue = queue if queue is not None else LocalQueue()
+        self._claims: Claims = claims if claims is not None else LocalClaims()
         self.inflight: dict[str, Job] = {}
         self.finishing: dict[str, Job] = {}  # handled, their tail (commit, post-action) running
         self._tails: set[asyncio.Task[None]] = set()
