@@ -16,14 +16,20 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from obtui import __version__
-from obtui.cluster import keys
-from obtui.cluster.protocol import Coordinator, Delivery, connect
-from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held, cancelling, still_wanted
+from obtui.cluster.protocol import DOWN, Coordinator, Delivery, connect
+from obtui.cluster.seams import (
+    ClusterClaims,
+    ClusterLedger,
+    ClusterQueue,
+    Held,
+    begin_many,
+    cancelling,
+    finish_many,
+    still_wanted,
+)
 from obtui.cluster.versions import enqueue_loop
 from obtui.cluster.watch import ClusterWatch
 from obtui.config.cluster import masked_url
@@ -33,7 +39,7 @@ from obtui.engine.seams import OutcomeLedger
 
 log = logging.getLogger("obtui.cluster")
 T = TypeVar("T")
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+_DOWN = DOWN
 
 
 class ClusterNode:
@@ -242,22 +248,7 @@ class ClusterNode:
 
     async def begin(self, held: Held) -> bool:
         """The fenced check right before running: still ours, and no outcome yet."""
-        verdict = await self._retrying(lambda: self.coord.begin(held.delivery))
-        if verdict != "run":
-            log.info(
-                "cluster: %s %s",
-                held.delivery.job_key,
-                "already has an outcome" if verdict == "done" else "was taken over by another host",
-            )
-            self._forget(held)
-            return False
-        held.begun = True
-        held.job.env = {
-            "OBTUI_JOB_KEY": held.delivery.job_key,
-            "OBTUI_ATTEMPT": str(held.delivery.deliveries),
-            "OBTUI_HOST": self.host,
-        }
-        return True
+        return (await begin_many(self, [held]))[0]
 
     async def renew_one(self, held: Held) -> bool:
         lost = await self._retrying(lambda: self.coord.renew(held.delivery.bucket, [held.delivery.stream_id]))
@@ -267,21 +258,7 @@ class ClusterNode:
 
     async def finish(self, held: Held, state: str, doc: dict[str, Any]) -> str | None:
         """Commit the outcome in Redis. None when committed; else why it was refused."""
-        if held.lost:  # a renewal already found the entry taken over
-            log.warning("cluster: late finish of %s refused (lease lost)", held.delivery.job_key)
-            with contextlib.suppress(*_DOWN):
-                await self.r.hincrby(keys.STATS, "lease_lost", 1)
-            return "this host lost its lease on the file; the host that took it over records it"
-        result = await self._retrying(lambda: self.coord.finish(held.delivery, state, doc))
-        if result == "committed":
-            held.finished = True
-            self.done += state != "skipped"
-            return None
-        held.lost = True
-        if result == "duplicate":
-            return "another host already recorded an outcome for this file version"
-        log.warning("cluster: late finish of %s refused (lease lost)", held.delivery.job_key)
-        return "this host lost its lease on the file; the host that took it over records it"
+        return (await finish_many(self, [(held, state, doc)]))[0]
 
     async def release(self, held: Held) -> None:
         """The worker is done with the file for now."""
