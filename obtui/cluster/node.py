@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from redis.exceptions import ResponseError
 
 from obtui import __version__
+from obtui.cluster import keys
 from obtui.cluster.protocol import DOWN, Coordinator, Delivery, connect
 from obtui.cluster.seams import (
     ClusterClaims,
@@ -135,7 +136,8 @@ class ClusterNode:
         self._stopping = True
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # bounded: a loop that ignored its cancellation must not hang the stop
+            await asyncio.wait(self._tasks, timeout=2.0)
         for step, limit in ((self._hand_back_all, 2.0), (self.coord.sign_off, 1.0)):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(step(), limit)
@@ -144,14 +146,15 @@ class ClusterNode:
         await asyncio.to_thread(self.view.stop)
 
     async def _hand_back_all(self) -> None:
-        """What this host held without an outcome goes to the other hosts now, not after the lease."""
-        by_bucket: dict[str, list[str]] = {}
-        for h in self._held.values():
-            if not h.finished and not h.lost:
-                by_bucket.setdefault(h.delivery.bucket, []).append(h.delivery.stream_id)
+        """What this host held without an outcome goes to the other hosts now, not after the lease.
+        Read from its pending list, not only `_held`: a read cut off by the stop (XREADGROUP or
+        XAUTOCLAIM cancelled after Redis answered) left entries there this host never saw."""
         n = 0
-        for bucket, ids in by_bucket.items():
-            n += await self.coord.hand_back(bucket, ids)
+        for bucket in self._ids():
+            pending = await self.r.xpending_range(
+                keys.jobs(bucket), keys.GROUP, "-", "+", 10_000, consumername=self.host
+            )
+            n += await self.coord.hand_back(bucket, [str(p["message_id"]) for p in pending])
         if n:
             log.info("cluster: handed %d unfinished file(s) back to the other hosts", n)
 
@@ -309,8 +312,11 @@ class ClusterNode:
             ids = list(self._ids())
             if free <= 0 or not ids:
                 self._slot_freed.clear()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+                # meets the timeout, and this loop then outlived stop() (a host hung on SIGTERM).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._slot_freed.wait(), 0.25)
+                    async with asyncio.timeout(0.25):
+                        await self._slot_freed.wait()
                 continue
             try:
                 got = await self._retrying(partial(self.coord.take, ids, free, 500))

@@ -321,5 +321,7 @@ class Dispatcher:
                 self.backlog = False
                 if self._on_backlog_cleared:
                     self._on_backlog_cleared()
-        if not self.queue and not self.inflight and not self.finishing:
+        # len(), not truth: a cluster queue is always true. Once closed, what is queued stays
+        # queued, so a graceful stop waits only for what is in flight.
+        if not self.inflight and not self.finishing and (self._closed or len(self.queue) == 0):
             self._idle.set()
