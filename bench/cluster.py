@@ -1,11 +1,15 @@
 """Cluster mode throughput: the same moved-in burst through 1, 2 and 3 `obtui --headless` hosts
-sharing one bucket, next to a bare script that makes the same Redis calls per file (enqueue,
-XREADGROUP, BEGIN, FINISH) with no engine and no work, with the same number of consumer
-processes, in one run on one redis-server (AOF, appendfsync always).
+sharing one bucket, next to two bare scripts with no engine and no work, with the same number of
+consumer processes, in one run on one redis-server (AOF, appendfsync always):
+
+- per file: one round trip per call and file (enqueue, XREADGROUP COUNT 2, BEGIN, FINISH), the
+  protocol as the cluster issue measured it;
+- batched: the calls a host makes now (enqueue of 64 files in one script, XREADGROUP COUNT 32,
+  the BEGINs and the fenced FINISHes of what it read in one script each).
 
     .venv/bin/python bench/cluster.py [--files 2000] [--hosts 1,2,3] [--action note|command]
 
-Prints files/s per run and the ratio of each obtui run to the bare protocol with as many
+Prints files/s per run and the ratio of each obtui run to both bare scripts with as many
 consumers. Needs `redis-server` (Debian: apt-get install redis-server).
 """
 
@@ -30,13 +34,18 @@ from tests.cluster.redis_server import RedisServer, redis_server_binary  # noqa:
 BARE = """
 import asyncio, sys, time
 from obtui.cluster.protocol import Coordinator, connect
-url, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url, name, n, batched = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "batched"
 async def main():
     r = connect(url)
     c = Coordinator(r, name, lease_ms=30000, max_deliveries=5)
     await c.ensure_group("bench")
     while int(await r.hget("obtui:stats", "ok") or 0) < n:
-        for d in await c.take(["bench"], 2, 100):
+        got = await c.take(["bench"], 32 if batched else 2, 100)
+        if batched and got:
+            go = [d for d, v in zip(got, await c.begin_many(got)) if v == "run"]
+            await c.finish_many([(d, "ok", {"rule": "bare"}) for d in go])
+            continue
+        for d in got:
             if await c.begin(d) == "run":
                 await c.finish(d, "ok", {"rule": "bare"})
     await r.aclose()
@@ -44,26 +53,32 @@ asyncio.run(main())
 """
 
 
-async def _bare_enqueue(url: str, n: int) -> None:
-    from obtui.cluster.protocol import Coordinator, connect
+async def _bare_enqueue(url: str, n: int, batched: bool) -> None:
+    from obtui.cluster.protocol import Coordinator, Version, connect
 
     r = connect(url)
     c = Coordinator(r, "producer", lease_ms=30000, max_deliveries=5)
     await c.ensure_group("bench")
-    for i in range(n):
-        await c.enqueue("bench", f"f{i:06d}.txt", f"{i:064x}", 20)
+    if batched:
+        for at in range(0, n, 64):
+            vs = [Version(f"f{i:06d}.txt", f"{i:064x}", 20) for i in range(at, min(n, at + 64))]
+            await c.enqueue_many("bench", vs)
+    else:
+        for i in range(n):
+            await c.enqueue("bench", f"f{i:06d}.txt", f"{i:064x}", 20)
     await r.aclose()
 
 
-def bare(server: RedisServer, consumers: int, n: int) -> float:
-    """The protocol alone: one producer enqueues n files while `consumers` processes drain them."""
+def bare(server: RedisServer, consumers: int, n: int, mode: str) -> float:
+    """The protocol alone: one producer enqueues n files while `consumers` processes drain them
+    (`mode`: "per-file" or "batched" calls)."""
     server.client().flushall()
     procs = [
-        subprocess.Popen([sys.executable, "-c", BARE, server.url, f"c{i}", str(n)], cwd=ROOT)
+        subprocess.Popen([sys.executable, "-c", BARE, server.url, f"c{i}", str(n), mode], cwd=ROOT)
         for i in range(consumers)
     ]
     t0 = time.perf_counter()
-    asyncio.run(_bare_enqueue(server.url, n))
+    asyncio.run(_bare_enqueue(server.url, n, mode == "batched"))
     for p in procs:
         p.wait(600)
     return n / (time.perf_counter() - t0)
@@ -158,12 +173,14 @@ def main() -> int:
     server.start()
     try:
         print(f"{args.files} files, {args.action} action, redis-server appendfsync always\n")
-        print(f"{'run':<28}{'files/s':>10}{'ratio':>10}")
+        print(f"{'run':<36}{'files/s':>10}{'/ per file':>12}{'/ batched':>12}")
         for h in (int(x) for x in args.hosts.split(",")):
-            b = bare(server, h, args.files)
+            b = bare(server, h, args.files, "per-file")
+            bb = bare(server, h, args.files, "batched")
             o = hosts_run(server, tmp, h, args.files, args.action)
-            print(f"{f'bare protocol, {h} consumer(s)':<28}{b:>10,.0f}")
-            print(f"{f'obtui, {h} host(s)':<28}{o:>10,.0f}{o / b:>9.2f}x", flush=True)
+            print(f"{f'bare protocol per file, {h} consumer(s)':<36}{b:>10,.0f}")
+            print(f"{f'bare protocol batched, {h} consumer(s)':<36}{bb:>10,.0f}")
+            print(f"{f'obtui, {h} host(s)':<36}{o:>10,.0f}{o / b:>11.2f}x{o / bb:>11.2f}x", flush=True)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

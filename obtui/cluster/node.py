@@ -16,14 +16,21 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from obtui import __version__
 from obtui.cluster import keys
-from obtui.cluster.protocol import Coordinator, Delivery, connect
-from obtui.cluster.seams import ClusterClaims, ClusterLedger, ClusterQueue, Held, cancelling, still_wanted
+from obtui.cluster.protocol import DOWN, Coordinator, Delivery, connect
+from obtui.cluster.seams import (
+    ClusterClaims,
+    ClusterLedger,
+    ClusterQueue,
+    Held,
+    begin_many,
+    cancelling,
+    finish_many,
+    still_wanted,
+)
 from obtui.cluster.versions import enqueue_loop
 from obtui.cluster.watch import ClusterWatch
 from obtui.config.cluster import masked_url
@@ -33,7 +40,7 @@ from obtui.engine.seams import OutcomeLedger
 
 log = logging.getLogger("obtui.cluster")
 T = TypeVar("T")
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+_DOWN = DOWN
 
 
 class ClusterNode:
@@ -129,7 +136,8 @@ class ClusterNode:
         self._stopping = True
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # bounded: a loop that ignored its cancellation must not hang the stop
+            await asyncio.wait(self._tasks, timeout=2.0)
         for step, limit in ((self._hand_back_all, 2.0), (self.coord.sign_off, 1.0)):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(step(), limit)
@@ -138,14 +146,15 @@ class ClusterNode:
         await asyncio.to_thread(self.view.stop)
 
     async def _hand_back_all(self) -> None:
-        """What this host held without an outcome goes to the other hosts now, not after the lease."""
-        by_bucket: dict[str, list[str]] = {}
-        for h in self._held.values():
-            if not h.finished and not h.lost:
-                by_bucket.setdefault(h.delivery.bucket, []).append(h.delivery.stream_id)
+        """What this host held without an outcome goes to the other hosts now, not after the lease.
+        Read from its pending list, not only `_held`: a read cut off by the stop (XREADGROUP or
+        XAUTOCLAIM cancelled after Redis answered) left entries there this host never saw."""
         n = 0
-        for bucket, ids in by_bucket.items():
-            n += await self.coord.hand_back(bucket, ids)
+        for bucket in self._ids():
+            pending = await self.r.xpending_range(
+                keys.jobs(bucket), keys.GROUP, "-", "+", 10_000, consumername=self.host
+            )
+            n += await self.coord.hand_back(bucket, [str(p["message_id"]) for p in pending])
         if n:
             log.info("cluster: handed %d unfinished file(s) back to the other hosts", n)
 
@@ -242,22 +251,7 @@ class ClusterNode:
 
     async def begin(self, held: Held) -> bool:
         """The fenced check right before running: still ours, and no outcome yet."""
-        verdict = await self._retrying(lambda: self.coord.begin(held.delivery))
-        if verdict != "run":
-            log.info(
-                "cluster: %s %s",
-                held.delivery.job_key,
-                "already has an outcome" if verdict == "done" else "was taken over by another host",
-            )
-            self._forget(held)
-            return False
-        held.begun = True
-        held.job.env = {
-            "OBTUI_JOB_KEY": held.delivery.job_key,
-            "OBTUI_ATTEMPT": str(held.delivery.deliveries),
-            "OBTUI_HOST": self.host,
-        }
-        return True
+        return (await begin_many(self, [held]))[0]
 
     async def renew_one(self, held: Held) -> bool:
         lost = await self._retrying(lambda: self.coord.renew(held.delivery.bucket, [held.delivery.stream_id]))
@@ -267,21 +261,7 @@ class ClusterNode:
 
     async def finish(self, held: Held, state: str, doc: dict[str, Any]) -> str | None:
         """Commit the outcome in Redis. None when committed; else why it was refused."""
-        if held.lost:  # a renewal already found the entry taken over
-            log.warning("cluster: late finish of %s refused (lease lost)", held.delivery.job_key)
-            with contextlib.suppress(*_DOWN):
-                await self.r.hincrby(keys.STATS, "lease_lost", 1)
-            return "this host lost its lease on the file; the host that took it over records it"
-        result = await self._retrying(lambda: self.coord.finish(held.delivery, state, doc))
-        if result == "committed":
-            held.finished = True
-            self.done += state != "skipped"
-            return None
-        held.lost = True
-        if result == "duplicate":
-            return "another host already recorded an outcome for this file version"
-        log.warning("cluster: late finish of %s refused (lease lost)", held.delivery.job_key)
-        return "this host lost its lease on the file; the host that took it over records it"
+        return (await finish_many(self, [(held, state, doc)]))[0]
 
     async def release(self, held: Held) -> None:
         """The worker is done with the file for now."""
@@ -332,8 +312,11 @@ class ClusterNode:
             ids = list(self._ids())
             if free <= 0 or not ids:
                 self._slot_freed.clear()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+                # meets the timeout, and this loop then outlived stop() (a host hung on SIGTERM).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._slot_freed.wait(), 0.25)
+                    async with asyncio.timeout(0.25):
+                        await self._slot_freed.wait()
                 continue
             try:
                 got = await self._retrying(partial(self.coord.take, ids, free, 500))

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from obtui.cluster import keys, scripts
 
+# Redis is down or cut off: retried with backoff, never taken for an answer.
+DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 FinishResult = Literal["committed", "refused", "duplicate"]
 
 
@@ -51,6 +56,24 @@ def _delivery(bucket: str, sid: str, f: dict[str, str], deliveries: int = 1) -> 
     )
 
 
+@dataclass(frozen=True)
+class Version:
+    """One file version to enqueue: its name in the bucket, content hash, size and stat key."""
+
+    rel: str
+    sha256: str
+    size: int
+    is_dir: bool = False
+    stat: str = ""
+
+
+def _by_bucket(ds: Sequence[Delivery]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, d in enumerate(ds):
+        out.setdefault(d.bucket, []).append(i)
+    return out
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
 
@@ -76,13 +99,13 @@ class Coordinator:
         self.host = host
         self.lease_ms = lease_ms
         self.max_deliveries = max_deliveries
-        self._enqueue = redis.register_script(scripts.ENQUEUE)
-        self._begin = redis.register_script(scripts.BEGIN)
-        self._finish = redis.register_script(scripts.FINISH)
         self._renew = redis.register_script(scripts.RENEW)
         self._dead = redis.register_script(scripts.DEAD)
         self._dlq_retry = redis.register_script(scripts.DLQ_RETRY)
         self._hand_back = redis.register_script(scripts.HAND_BACK)
+        self._enqueue_many = redis.register_script(scripts.ENQUEUE_MANY)
+        self._begin_many = redis.register_script(scripts.BEGIN_MANY)
+        self._finish_many = redis.register_script(scripts.FINISH_MANY)
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -101,22 +124,29 @@ class Coordinator:
     ) -> str | None:
         """Queue one file version, once cluster-wide and for good. The stream id, or None when
         it was already queued or done (by any host, at any time)."""
+        res = await self.enqueue_many(bucket, [Version(rel, sha256, size, is_dir, stat_field)])
+        return res[0]
+
+    async def enqueue_many(self, bucket: str, versions: Sequence[Version]) -> list[str | None]:
+        """`enqueue` for several file versions of one bucket in one round trip; answers in order."""
+        if not versions:
+            return []
         queued = json.dumps({"state": "queued", "by": self.host, "ts": now_iso()})
-        res = await self._enqueue(
+        args: list[Any] = [queued, bucket, self.host]
+        for v in versions:
+            args += [
+                keys.field(v.rel, v.sha256),
+                v.rel,
+                v.sha256,
+                v.size,
+                "dir" if v.is_dir else "file",
+                v.stat,
+            ]
+        res = await self._enqueue_many(
             keys=[keys.files(bucket), keys.jobs(bucket), keys.STATS, keys.BUCKETS, keys.seen(bucket)],
-            args=[
-                keys.field(rel, sha256),
-                queued,
-                bucket,
-                rel,
-                sha256,
-                size,
-                self.host,
-                "dir" if is_dir else "file",
-                stat_field,
-            ],
+            args=args,
         )
-        return str(res) if res else None
+        return [str(x) if x else None for x in res]
 
     async def known_stats(self, bucket: str, stat_fields: list[str]) -> list[bool]:
         """For each `keys.stat_field`: was a file with exactly this name, size and mtime queued
@@ -154,13 +184,21 @@ class Coordinator:
     async def begin(self, d: Delivery) -> Literal["run", "done", "lost"]:
         """Check, right before running, that the file is still ours and has no outcome; fills
         `d.deliveries` (OBTUI_ATTEMPT)."""
-        code, n = await self._begin(
-            keys=[keys.jobs(d.bucket), keys.files(d.bucket)],
-            args=[keys.GROUP, self.host, d.stream_id, d.field, now_iso()],
-        )
-        if int(n):
-            d.deliveries = int(n)
-        return "run" if code == 1 else "done" if code == 2 else "lost"
+        return (await self.begin_many([d]))[0]
+
+    async def begin_many(self, ds: Sequence[Delivery]) -> list[Literal["run", "done", "lost"]]:
+        """`begin` for several deliveries (one round trip per bucket); each checked on its own."""
+        answers: dict[int, Literal["run", "done", "lost"]] = {}
+        for bucket, idx in _by_bucket(ds).items():
+            args: list[Any] = [keys.GROUP, self.host, now_iso()]
+            for i in idx:
+                args += [ds[i].stream_id, ds[i].field]
+            reply = await self._begin_many(keys=[keys.jobs(bucket), keys.files(bucket)], args=args)
+            for i, (code, n) in zip(idx, reply, strict=True):
+                if int(n):
+                    ds[i].deliveries = int(n)
+                answers[i] = "run" if code == 1 else "done" if code == 2 else "lost"
+        return [answers[i] for i in range(len(ds))]
 
     async def renew(self, bucket: str, ids: list[str]) -> list[str]:
         """Extend the lease on `ids` (reset their idle time). Returns the ids this host lost."""
@@ -180,7 +218,47 @@ class Coordinator:
     async def finish(self, d: Delivery, state: str, outcome: dict[str, Any]) -> FinishResult:
         """Record the outcome and acknowledge, in one fenced script. `refused` when this host lost
         the lease (nothing was written); `duplicate` when an outcome was already recorded."""
-        doc = {
+        return (await self.finish_many([(d, state, outcome)]))[0]
+
+    async def finish_many(self, items: Sequence[tuple[Delivery, str, dict[str, Any]]]) -> list[FinishResult]:
+        """`finish` for several outcomes in one fenced script per bucket (one round trip): each
+        outcome is checked against its own lease, so a lost one is refused and the rest commit."""
+        docs = [self._doc(d, state, outcome) for d, state, outcome in items]
+        codes: dict[int, int] = {}
+        for bucket, idx in _by_bucket([d for d, _, _ in items]).items():
+            args: list[Any] = [keys.GROUP, self.host, bucket]
+            for i in idx:
+                d, state, _ = items[i]
+                args += [d.stream_id, d.field, json.dumps(docs[i]), state]
+            reply = await self._finish_many(
+                keys=[keys.jobs(bucket), keys.files(bucket), keys.OUTCOMES, keys.STATS], args=args
+            )
+            for i, (code, _n) in zip(idx, reply, strict=True):
+                codes[i] = int(code)
+        out: list[FinishResult] = []
+        lost = 0
+        for i, (d, state, _) in enumerate(items):
+            code = codes[i]
+            if code == 1:
+                out.append("committed")
+            elif code == 2:
+                out.append("duplicate")
+            elif code == -1 and state != "skipped" and await self._ours(d, docs[i]["token"]):
+                out.append("committed")
+            else:
+                lost += 1
+                out.append("refused")
+        if lost:
+            await self.r.hincrby(keys.STATS, "lease_lost", lost)
+        return out
+
+    async def _ours(self, d: Delivery, token: str) -> bool:
+        """Not pending any more: did our own earlier try commit it (the reply was lost)?"""
+        cur = await self.r.hget(keys.files(d.bucket), d.field)
+        return cur is not None and json.loads(cur).get("token") == token
+
+    def _doc(self, d: Delivery, state: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        return {
             "state": state,
             "bucket": d.bucket,
             "rel": d.rel,
@@ -191,23 +269,6 @@ class Coordinator:
             "ts": now_iso(),
             **outcome,
         }
-        code, _ = await self._finish(
-            keys=[keys.jobs(d.bucket), keys.files(d.bucket), keys.OUTCOMES, keys.STATS],
-            args=[keys.GROUP, self.host, d.stream_id, d.field, json.dumps(doc), state, d.bucket],
-        )
-        if code == 1:
-            return "committed"
-        if code == 2:
-            return "duplicate"
-        if code == -1 and state != "skipped":
-            # Not pending any more: either our own earlier try committed (the reply was lost
-            # to a cut connection) or another host finished it. The token tells which.
-            cur = await self.r.hget(keys.files(d.bucket), d.field)
-            if cur and json.loads(cur).get("token") == doc["token"]:
-                return "committed"
-        if code == 0 or code == -1:
-            await self.r.hincrby(keys.STATS, "lease_lost", 1)
-        return "refused"
 
     async def reclaim(self, bucket: str, count: int = 10) -> tuple[list[Delivery], int]:
         """Take over entries idle longer than the lease (their host died or was cut off),

@@ -21,53 +21,99 @@ local function final(cur)
 end
 """
 
+# The batched forms: one round trip for N files of one bucket, each checked on its own (a file
+# whose lease was lost is refused; the others still go through).
 # KEYS: files, jobs, stats, buckets, seen
-# ARGV: field, queued_json, bucket, rel, sha, size, host, kind, stat field ('' for none)
-ENQUEUE = """
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[5], ARGV[9], ARGV[5]) end
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
-local id = redis.call('XADD', KEYS[2], '*', 'bucket', ARGV[3], 'rel', ARGV[4], 'sha', ARGV[5],
-                      'size', ARGV[6], 'by', ARGV[7], 'kind', ARGV[8])
-redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
-redis.call('SADD', KEYS[4], ARGV[3])
-return id
+# ARGV: queued_json, bucket, host, then per file: field, rel, sha, size, kind, stat field
+# -> per file the stream id, or false when it was already queued or done.
+ENQUEUE_MANY = """
+local out = {}
+local added = 0
+for i = 4, #ARGV, 6 do
+  if ARGV[i + 5] ~= '' then redis.call('HSET', KEYS[5], ARGV[i + 5], ARGV[i + 2]) end
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 0 then
+    table.insert(out, false)
+  else
+    table.insert(out, redis.call('XADD', KEYS[2], '*', 'bucket', ARGV[2], 'rel', ARGV[i + 1],
+                                 'sha', ARGV[i + 2], 'size', ARGV[i + 3], 'by', ARGV[3], 'kind', ARGV[i + 4]))
+    added = added + 1
+  end
+end
+if added > 0 then
+  redis.call('HINCRBY', KEYS[3], 'enqueued', added)
+  redis.call('SADD', KEYS[4], ARGV[2])
+end
+return out
 """
 
-# Right before running a file. KEYS: jobs, files  ARGV: group, me, id, field, now
-# -> {1, deliveries} go; {2, n} an outcome exists (acked, skip); {0, n} not ours; {-1, 0} gone.
-BEGIN = (
-    _FINAL
-    + _OWNER
-    + """
-local cur = redis.call('HGET', KEYS[2], ARGV[4])
-if final(cur) then
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[3]); redis.call('XDEL', KEYS[1], ARGV[3])
-  return {2, p[1][4]}
+_OWNER_OF = """
+local function owner(id)
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+  if #p == 0 then return -1, 0 end
+  if p[1][2] ~= ARGV[2] then return 0, p[1][4] end
+  return 1, p[1][4]
 end
-local o = {}
-if cur then local ok, d = pcall(cjson.decode, cur); if ok then o = d end end
-o.state = 'queued'; o.host = ARGV[2]; o.attempt = p[1][4]; o.started = ARGV[5]
-o.begins = (tonumber(o.begins) or 0) + 1  -- deliveries that actually started running
-redis.call('HSET', KEYS[2], ARGV[4], cjson.encode(o))
-return {1, p[1][4]}
+"""
+
+# BEGIN for N files. KEYS: jobs, files  ARGV: group, me, now, then per file: id, field
+# -> per file {code, deliveries} as BEGIN answers.
+BEGIN_MANY = (
+    _FINAL
+    + _OWNER_OF
+    + """
+local out = {}
+for i = 4, #ARGV, 2 do
+  local id, field = ARGV[i], ARGV[i + 1]
+  local mine, n = owner(id)
+  if mine ~= 1 then
+    table.insert(out, {mine, n})
+  else
+    local cur = redis.call('HGET', KEYS[2], field)
+    if final(cur) then
+      redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('XDEL', KEYS[1], id)
+      table.insert(out, {2, n})
+    else
+      local o = {}
+      if cur then local ok, d = pcall(cjson.decode, cur); if ok then o = d end end
+      o.state = 'queued'; o.host = ARGV[2]; o.attempt = n; o.started = ARGV[3]
+      o.begins = (tonumber(o.begins) or 0) + 1
+      redis.call('HSET', KEYS[2], field, cjson.encode(o))
+      table.insert(out, {1, n})
+    end
+  end
+end
+return out
 """
 )
 
-# The one commit of an outcome. KEYS: jobs, files, outcomes, stats
-# ARGV: group, me, id, field, json, state, bucket
-# -> 1 committed; 2 an outcome was already there (acked, nothing written); 0 lease lost; -1 not
-# pending any more (a retried FINISH whose first try committed, or another host finished it).
-FINISH = (
+# FINISH for N outcomes, each fenced on its own. KEYS: jobs, files, outcomes, stats
+# ARGV: group, me, bucket, then per outcome: id, field, json, state
+# -> per outcome {code, deliveries} as FINISH answers.
+FINISH_MANY = (
     _FINAL
-    + _OWNER
+    + _OWNER_OF
     + """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[3]); redis.call('XDEL', KEYS[1], ARGV[3])
-if final(redis.call('HGET', KEYS[2], ARGV[4])) then return {2, p[1][4]} end
-redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-if ARGV[6] == 'skipped' then return {1, p[1][4]} end  -- no rule took it here: final, not counted
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'bucket', ARGV[7], 'k', ARGV[4], 'v', ARGV[5])
-redis.call('HINCRBY', KEYS[4], ARGV[6], 1)
-return {1, p[1][4]}
+local out = {}
+for i = 4, #ARGV, 4 do
+  local id, field, v, state = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local mine, n = owner(id)
+  if mine ~= 1 then
+    table.insert(out, {mine, n})
+  else
+    redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('XDEL', KEYS[1], id)
+    if final(redis.call('HGET', KEYS[2], field)) then
+      table.insert(out, {2, n})
+    else
+      redis.call('HSET', KEYS[2], field, v)
+      if state ~= 'skipped' then
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'bucket', ARGV[3], 'k', field, 'v', v)
+        redis.call('HINCRBY', KEYS[4], state, 1)
+      end
+      table.insert(out, {1, n})
+    end
+  end
+end
+return out
 """
 )
 

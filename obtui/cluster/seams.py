@@ -13,13 +13,15 @@ engine's composition root when `[cluster]` is set:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from obtui.cluster.protocol import Delivery
+from obtui.cluster import keys
+from obtui.cluster.protocol import DOWN, Delivery
 from obtui.engine.jobs import Job
 from obtui.engine.seams import Claim, Finished, LocalClaims, Outcome, OutcomeLedger
 from obtui.tracking.records import ManifestEntry, ManifestStatus, SuccessRecord
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from obtui.cluster.node import ClusterNode
 
 log = logging.getLogger("obtui.cluster")
+_LOST = "this host lost its lease on the file; the host that took it over records it"
 
 
 @dataclass(eq=False)
@@ -142,6 +145,31 @@ class ClusterClaims:
             self._node.drop(held)
         return None
 
+    async def claim_many(self, paths: list[str]) -> list[Claim | None]:
+        """`claim` for a batch: the fenced BEGINs in one round trip; answers in order."""
+        out: list[Claim | None] = [None] * len(paths)
+        remote: list[tuple[int, Held]] = []
+        for i, key in enumerate(paths):
+            held = self._node.held_for(key)
+            if held is None:
+                out[i] = await self._local.claim(key)
+            else:
+                remote.append((i, held))
+        if remote:
+            try:
+                go = await begin_many(self._node, [h for _, h in remote])
+            except Exception:  # a Redis error other than a lost connection: leave it to the lease
+                log.exception(
+                    "cluster: cannot begin %d file(s); other hosts take them after the lease", len(remote)
+                )
+                for _, held in remote:
+                    self._node.drop(held)
+                return out
+            for (i, held), ok in zip(remote, go, strict=True):
+                if ok:
+                    out[i] = ClusterClaim(self._node, held)
+        return out
+
 
 class ClusterLedger:
     """OutcomeLedger: Redis first (fenced FINISH), then the local journal."""
@@ -174,24 +202,24 @@ class ClusterLedger:
     async def finish_many(
         self, items: Sequence[tuple[Outcome, ManifestEntry | None, Claim | None]]
     ) -> list[Finished]:
-        """Each outcome fenced in Redis on its own (concurrently), then the accepted ones
-        journalled locally in one transaction; answers in order."""
+        """The outcomes fenced in Redis in one script (one round trip), each against its own
+        lease; then the accepted ones journalled locally in one transaction; answers in order."""
         answers: list[Finished | None] = [None] * len(items)
         fenced = [
             i
             for i, (_, entry, claim) in enumerate(items)
             if entry is not None and isinstance(claim, ClusterClaim)
         ]
-
-        async def fence(i: int) -> None:
+        batch = []
+        for i in fenced:
             record, _, claim = items[i]
             assert isinstance(claim, ClusterClaim)
             state = "ok" if isinstance(record, SuccessRecord) else "error"
-            refused = await self._node.finish(claim.held, state, outcome_doc(record))
+            batch.append((claim.held, state, outcome_doc(record)))
+        refusals = await finish_many(self._node, batch) if batch else []
+        for i, refused in zip(fenced, refusals, strict=True):
             if refused:
                 answers[i] = Finished(None, refused=refused)
-
-        await asyncio.gather(*(fence(i) for i in fenced))
         keep = [i for i in range(len(items)) if answers[i] is None]
         saved = await self._local.finish_many([(items[i][0], items[i][1], None) for i in keep])
         for i, fin in zip(keep, saved, strict=True):
@@ -200,6 +228,57 @@ class ClusterLedger:
 
     async def mark(self, path: str, status: ManifestStatus, moved_to: str | None = None) -> None:
         await self._local.mark(path, status, moved_to)
+
+
+async def begin_many(node: ClusterNode, helds: list[Held]) -> list[bool]:
+    """`begin` for a batch, in one round trip per bucket; each entry checked on its own."""
+    verdicts = await node._retrying(lambda: node.coord.begin_many([h.delivery for h in helds]))
+    for held, verdict in zip(helds, verdicts, strict=True):
+        if verdict != "run":
+            log.info(
+                "cluster: %s %s",
+                held.delivery.job_key,
+                "already has an outcome" if verdict == "done" else "was taken over by another host",
+            )
+            node._forget(held)
+            continue
+        held.begun = True
+        held.job.env = {
+            "OBTUI_JOB_KEY": held.delivery.job_key,
+            "OBTUI_ATTEMPT": str(held.delivery.deliveries),
+            "OBTUI_HOST": node.host,
+        }
+    return [v == "run" for v in verdicts]
+
+
+async def finish_many(node: ClusterNode, items: list[tuple[Held, str, dict[str, Any]]]) -> list[str | None]:
+    """Commit outcomes in Redis, one fenced script per bucket (one round trip), each against
+    its own lease. Per outcome: None when committed, else why it was refused."""
+    out: list[str | None] = [None] * len(items)
+    todo = [i for i, (held, _, _) in enumerate(items) if not held.lost]
+    for i in set(range(len(items))) - set(todo):  # a renewal already found it taken over
+        log.warning("cluster: late finish of %s refused (lease lost)", items[i][0].delivery.job_key)
+        out[i] = _LOST
+    if len(todo) < len(items):
+        with contextlib.suppress(*DOWN):
+            await node.r.hincrby(keys.STATS, "lease_lost", len(items) - len(todo))
+    if not todo:
+        return out
+    batch = [(items[i][0].delivery, items[i][1], items[i][2]) for i in todo]
+    results = await node._retrying(lambda: node.coord.finish_many(batch))
+    for i, result in zip(todo, results, strict=True):
+        held, state, _ = items[i]
+        if result == "committed":
+            held.finished = True
+            node.done += state != "skipped"
+            continue
+        held.lost = True
+        if result == "duplicate":
+            out[i] = "another host already recorded an outcome for this file version"
+        else:
+            log.warning("cluster: late finish of %s refused (lease lost)", held.delivery.job_key)
+            out[i] = _LOST
+    return out
 
 
 def outcome_doc(record: Outcome) -> dict[str, Any]:

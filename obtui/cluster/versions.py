@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from obtui.cluster import keys
+from obtui.cluster.protocol import Version
 from obtui.engine.jobs import Job
 
 if TYPE_CHECKING:
@@ -34,26 +35,27 @@ async def enqueue_loop(node: ClusterNode) -> None:
 
 async def _enqueue_batch(node: ClusterNode, jobs: list[Job]) -> None:
     stats = await asyncio.to_thread(lambda: [stat_field_of(j) for j in jobs])
-
-    async def known(job: Job, stat: str | None) -> bool:
-        # Only scans look the cache up: a file the watcher just saw complete is (mostly) new
-        # content, and the look-up would cost a round trip per file.
-        if stat is None or job.reason != "scan":
-            return False
-        return (await node.coord.known_stats(node._id_of(job.bucket) or "", [stat]))[0]
-
-    seen = await asyncio.gather(
-        *(node._retrying(partial(known, j, f)) for j, f in zip(jobs, stats, strict=True))
-    )
-    todo = [(j, f) for j, f, k in zip(jobs, stats, seen, strict=True) if not k]
+    # Only scans look the cache up: a file the watcher just saw complete is (mostly) new
+    # content. One look-up per bucket for the batch.
+    seen: dict[int, bool] = {}
+    asked: dict[str, list[int]] = {}
+    for i, (job, stat) in enumerate(zip(jobs, stats, strict=True)):
+        if stat is not None and job.reason == "scan":
+            asked.setdefault(node._id_of(job.bucket) or "", []).append(i)
+    for bucket_id, idx in asked.items():
+        fields = [stats[i] or "" for i in idx]
+        known = await node._retrying(partial(node.coord.known_stats, bucket_id, fields))
+        seen.update(zip(idx, known, strict=True))
+    todo = [(j, f) for i, (j, f) in enumerate(zip(jobs, stats, strict=True)) if not seen.get(i)]
     versions = await asyncio.to_thread(file_versions, [j for j, _ in todo], node._runner().max_file_size)
-    calls = []
+    by_bucket: dict[str, list[Version]] = {}
     for (job, stat), version in zip(todo, versions, strict=True):
         if version is not None:
             sha, size = version
-            bucket_id = node._id_of(job.bucket) or ""
-            calls.append(partial(node.coord.enqueue, bucket_id, job.rel, sha, size, job.is_dir, stat or ""))
-    await asyncio.gather(*(node._retrying(c) for c in calls))
+            v = Version(job.rel, sha, size, job.is_dir, stat or "")
+            by_bucket.setdefault(node._id_of(job.bucket) or "", []).append(v)
+    for bucket_id, vs in by_bucket.items():  # one round trip per bucket for the batch
+        await node._retrying(partial(node.coord.enqueue_many, bucket_id, vs))
 
 
 def file_versions(jobs: list[Job], max_size: int) -> list[tuple[str, int] | None]:

@@ -162,3 +162,31 @@ async def test_a_restarted_host_takes_back_its_own_pending_files_first(hosts):
     [again] = await a.take([B], 10, 0, own=True)
     assert again.stream_id == d.stream_id
     assert await a.begin(again) == "run" and again.deliveries == 2
+
+
+async def test_a_batch_enqueues_begins_and_finishes_in_one_call_each_fenced_per_file(hosts):
+    from obtui.cluster.protocol import Version
+
+    a, b, _ = hosts
+    await a.enqueue(B, "f1.txt", SHA, 3)  # queued before: the batch must not queue it again
+    ids = await a.enqueue_many(B, [Version(f"f{i}.txt", SHA, 3) for i in range(4)])
+    assert [x is None for x in ids] == [False, True, False, False]
+    assert await a.r.hget(keys.STATS, "enqueued") == "4"
+    got = await a.take([B], 10, 100)
+    assert len(got) == 4
+    stolen, done_elsewhere, *mine = got
+    # beta takes one over (alpha's lease on it is lost) and records another's outcome first
+    await a.r.xclaim(keys.jobs(B), keys.GROUP, "beta", 0, [stolen.stream_id], justid=True)
+    assert await a.begin_many(got) == ["lost", "run", "run", "run"]
+    await a.r.hset(keys.files(B), done_elsewhere.field, json.dumps({"state": "ok", "host": "gamma"}))
+    answers = await a.finish_many([(d, "ok", {"rule": "notes"}) for d in got])
+    assert answers == ["refused", "duplicate", "committed", "committed"]
+    assert sorted(o["rel"] for o in await outcomes(a.r)) == sorted(d.rel for d in mine)
+    assert await a.r.hget(keys.STATS, "lease_lost") == "1"
+    assert await a.r.hget(keys.STATS, "ok") == "2"
+    # the refused one is still beta's to finish; the rest are acknowledged
+    [p] = await a.r.xpending_range(keys.jobs(B), keys.GROUP, "-", "+", 10)
+    assert (p["message_id"], p["consumer"]) == (stolen.stream_id, "beta")
+    assert await b.finish_many([(stolen, "ok", {})]) == ["committed"]
+    # a retried batch whose first try committed (the reply was lost) answers committed again
+    assert await a.finish_many([(d, "ok", {"rule": "notes"}) for d in mine]) == ["committed"] * 2

@@ -236,8 +236,7 @@ class Dispatcher:
                 self.inflight[job.path] = job
             self._signal()
             held: list[tuple[Job, Claim]] = []
-            for job in jobs:
-                claim = await self._claims.claim(job.path)
+            for job, claim in zip(jobs, await self._claim(jobs), strict=True):
                 if claim is None:  # another worker holds it: that one records its outcome
                     self.inflight.pop(job.path, None)
                 else:
@@ -264,6 +263,13 @@ class Dispatcher:
                 task = asyncio.ensure_future(self._finish(held, tail))
                 self._tails.add(task)
                 task.add_done_callback(self._tails.discard)
+
+    async def _claim(self, jobs: list[Job]) -> list[Claim | None]:
+        """The batch's claims; a remote claim set takes them in one round trip (`claim_many`)."""
+        many = getattr(self._claims, "claim_many", None)
+        if many is not None and len(jobs) > 1:
+            return list(await many([job.path for job in jobs]))
+        return [await self._claims.claim(job.path) for job in jobs]
 
     def _take_batch(self) -> list[Job]:
         """One job, or with a batch handler up to this worker's share of a deep queue."""
@@ -315,5 +321,7 @@ class Dispatcher:
                 self.backlog = False
                 if self._on_backlog_cleared:
                     self._on_backlog_cleared()
-        if not self.queue and not self.inflight and not self.finishing:
+        # len(), not truth: a cluster queue is always true. Once closed, what is queued stays
+        # queued, so a graceful stop waits only for what is in flight.
+        if not self.inflight and not self.finishing and (self._closed or len(self.queue) == 0):
             self._idle.set()
