@@ -85,11 +85,6 @@ class ClusterQueue:
     def __len__(self) -> int:
         return len(self._jobs) + self._node.enqueue_backlog()
 
-    def __bool__(self) -> bool:
-        # Always true: the dispatcher picks its queue with `queue or LocalQueue()`, and an
-        # empty queue must not be swapped for a local one.
-        return True
-
     def __contains__(self, path: object) -> bool:
         # Only what waits here to run: a path still being hashed for Redis must not stop the
         # delivery Redis hands back for it (the enqueue task de-duplicates by path anyway).
