@@ -19,6 +19,12 @@ def _runner_lines(config: Config) -> list[str]:
     r = config.runner
     rows = [
         ("concurrency", f"{r.concurrency} files at a time"),
+        (
+            "note_processes",
+            f"{min(r.note_processes, r.concurrency)} processes write notes in a burst"
+            if r.note_processes
+            else "0 (notes are written in the engine's threads)",
+        ),
         ("debounce_ms", f"{spell_duration(r.debounce_ms / 1000)} of quiet before a file is ready"),
         ("max_delay_ms", f"{spell_duration(r.max_delay_ms / 1000)} at most for a file that keeps changing"),
         ("rescan_seconds", f"full scan every {spell_duration(r.rescan_seconds)}"),

@@ -64,6 +64,7 @@ class RunnerConfig:
     """The `[runner]` table: how the engine watches, queues and retries."""
 
     concurrency: int = 4
+    note_processes: int = 2  # processes that write notes in a burst (0: the engine's threads)
     debounce_ms: int = 500
     max_delay_ms: int = 10_000
     rescan_seconds: float = 60.0

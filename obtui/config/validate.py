@@ -72,6 +72,7 @@ def runner_converters(ignore_check: Any) -> dict[str, Converter]:
     """One converter per [runner] key, in RunnerConfig field order."""
     return {
         "concurrency": integer(1, 256),
+        "note_processes": integer(0, 64),
         "debounce_ms": millis(0, 600_000),
         "max_delay_ms": millis(0, 86_400_000),
         "rescan_seconds": duration(1, DAY),

@@ -307,6 +307,7 @@ class Engine:
         if cut:
             log.warning("%d file(s) cut off at shutdown; they stay pending for the next start", len(cut))
         parts.processor.close()
+        await asyncio.to_thread(parts.processor.notes.wait_closed)
         if node is not None:
             await node.stop()
         for t in self._tasks:

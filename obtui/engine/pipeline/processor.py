@@ -30,9 +30,10 @@ from obtui.engine.jobs import Job
 from obtui.engine.pipeline.breaker import CircuitBreaker
 from obtui.engine.pipeline.dispatcher import Dispatcher
 from obtui.engine.pipeline.metrics import MetricsCollector
+from obtui.engine.pipeline.note_pool import NoteProcesses
 from obtui.engine.pipeline.patterns import Matcher
 from obtui.engine.pipeline.post_steps import PostSteps, moved
-from obtui.engine.pipeline.work import Admitted, Done, Pace, Seen, run_batch, unrun
+from obtui.engine.pipeline.work import BUDGET, Admitted, Done, Pace, Seen, run_batch, unrun
 from obtui.engine.records import error_record, manifest_entry, success_record
 from obtui.engine.seams import Claim, OutcomeLedger
 from obtui.tracking.records import ErrorRecord, ManifestEntry, ManifestStatus, Severity, SuccessRecord
@@ -75,6 +76,7 @@ class Processor:
         self.retrying: dict[str, Job] = {}
         self.pace = Pace()  # which command rules are quick enough to batch
         self._pool = ThreadPoolExecutor(256, "obtui-work")  # a thread per busy worker, made on demand
+        self.notes = NoteProcesses(lambda: min(runner().note_processes, runner().concurrency))
         self._timers: set[asyncio.TimerHandle] = set()
 
     # -- breakers and retries -----------------------------------------------------------------
@@ -104,6 +106,7 @@ class Processor:
             t.cancel()
         self._timers.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.notes.close()
 
     def _park(self, job: Job, breaker: CircuitBreaker[Job]) -> None:
         job.since_wall = time.time()
@@ -153,10 +156,17 @@ class Processor:
             admitted = [a for job, claim in todo if (a := self._admit(job, claim)) is not None]
             if not admitted:
                 break
-            stop = threading.Event()
+            stop, notes = threading.Event(), self.notes.wanted(admitted)
             try:
                 done = await loop.run_in_executor(
-                    self._pool, run_batch, admitted, self._ledger, self._runner().max_file_size, stop
+                    self._pool,
+                    run_batch,
+                    admitted,
+                    self._ledger,
+                    self._runner().max_file_size,
+                    stop,
+                    BUDGET,
+                    notes,
                 )
             except asyncio.CancelledError:
                 stop.set()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from obtui import __version__
 from obtui.engine.actions.base import ActionContext, ActionResult
@@ -25,6 +27,9 @@ from obtui.engine.pipeline.breaker import CircuitBreaker
 from obtui.engine.pipeline.patterns import Match, Matcher
 from obtui.engine.records import now_iso
 from obtui.engine.seams import Claim, OutcomeLedger
+
+if TYPE_CHECKING:
+    from obtui.engine.pipeline.note_pool import NoteProcesses
 from obtui.tracking.records import ManifestEntry, ManifestStatus
 
 
@@ -63,6 +68,7 @@ class Done:
     result: ActionResult | None = None
     error: Exception | None = None
     looked_up: bool = False  # `entry` was read (None then means: no entry)
+    remote_stack: str | None = None  # `error`'s stack, when a note process raised it
 
 
 QUICK_MS = 50.0  # a command rule this quick (on average) may share a hop with other files
@@ -102,36 +108,61 @@ def unrun(items: list[Admitted]) -> list[tuple[Job, Claim | None]]:
 
 
 def run_batch(
-    items: list[Admitted], ledger: OutcomeLedger, max_size: int, stop: threading.Event, budget: float = BUDGET
+    items: list[Admitted],
+    ledger: OutcomeLedger,
+    max_size: int,
+    stop: threading.Event,
+    budget: float = BUDGET,
+    notes: NoteProcesses | None = None,
 ) -> list[Done]:
     """Work through `items` in order (blocking: in a worker thread). Stops early, after the
     first failure (so the breaker hears of it before the next file runs), after `budget`
     seconds, or when `stop` is set: the answers are then fewer than the items, and the rest are
-    the caller's again."""
+    the caller's again. With `notes`, a batch of notes is written by a note process when one is
+    free (the ledger is still read here, in the engine)."""
+    if notes is not None:
+        entries = [ledger.lookup(a.job.path) for a in items]
+        done = notes.run([(a.job, a.match, e) for a, e in zip(items, entries, strict=True)], max_size, budget)
+        if done is not None:
+            for d, e in zip(done, entries, strict=False):
+                d.entry, d.looked_up = e, True
+            return done
     out: list[Done] = []
     end = time.perf_counter() + budget
     for item in items:
         if stop.is_set() or (out and time.perf_counter() > end):
             break
-        done = run_one(item, ledger, max_size)
-        out.append(done)
-        if done.error is not None:
+        done1 = run_one(item, ledger.lookup, max_size)
+        out.append(done1)
+        if done1.error is not None:
             break
     return out
 
 
-def run_one(item: Admitted, ledger: OutcomeLedger, max_size: int) -> Done:
-    job = item.job
+def run_one(item: Admitted, lookup: Callable[[str], ManifestEntry | None], max_size: int) -> Done:
+    """Inspect one file, look it up, and run its action unless its content is settled."""
+    return work_on(item.job, item.match, lookup, max_size, item.matcher, item.child)
+
+
+def work_on(
+    job: Job,
+    match: Match,
+    lookup: Callable[[str], ManifestEntry | None],
+    max_size: int,
+    matcher: Matcher | None = None,
+    child: Child | None = None,
+) -> Done:
+    """`run_one` for a job and its match (also what a note process runs: no matcher, no child)."""
     done = Done(time.perf_counter(), 0.0)
     try:
         done.facts = inspect_file(Path(job.path), Path(job.bucket), max_size, allow_dir=job.is_dir)
-        done.entry, done.looked_up = ledger.lookup(job.path), True
+        done.entry, done.looked_up = lookup(job.path), True
         if not unchanged(done.entry, done.facts):
-            ctx = done.ctx = context(job, item.match, done.facts, item.matcher)
-            if item.match.rule.action == "note":
+            ctx = done.ctx = context(job, match, done.facts, matcher)
+            if match.rule.action == "note":
                 done.result = write_folder_note(ctx) if done.facts.is_dir else write_note(ctx)
             else:
-                done.result = run_command_sync(ctx, item.child)
+                done.result = run_command_sync(ctx, child or Child())
     except Exception as exc:
         done.error = exc
     done.t1 = time.perf_counter()
