@@ -130,6 +130,8 @@ class NoteProcesses:
     # -- inside -------------------------------------------------------------------------------
 
     def _spawn(self) -> _Proc:
+        # Called on the engine's loop thread, which lives as long as the engine: the kernel's
+        # parent-death signal (see note_worker) follows the thread that started the process.
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         root = str(Path(obtui.__file__).resolve().parent.parent)

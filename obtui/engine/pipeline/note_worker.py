@@ -34,13 +34,16 @@ def die_with_parent(parent_pid: int) -> None:
     """Exit as soon as the process that started this one is gone."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
+    guarded = False
     if sys.platform.startswith("linux"):
         try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            guarded = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
         except (OSError, AttributeError):
             pass
     if os.getppid() != parent_pid:  # the parent died before the guard was set
         os._exit(0)
+    if guarded:
+        return
 
     def poll() -> None:
         while os.getppid() == parent_pid:
