@@ -104,6 +104,23 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def note_processes_rss_mb(pid: int) -> float:
+    """Peak RSS of the note processes `pid` started (`[runner] note_processes`), summed."""
+    total = 0.0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            kids = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                if b"note_worker" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                    total += peak_rss_mb(int(kid))
+            except OSError:
+                pass
+    return total
+
+
 def row(n: int, done: int, elapsed: float, cpu: float, **extra: float) -> Row:
     return {"files/s": done / elapsed, "CPU s/1k": cpu / max(done, 1) * 1000, "lost": n - done} | extra
 
@@ -162,13 +179,14 @@ def obtui_headless(root: Path, n: int, rule_toml: str, label: str, concurrency: 
     move_all(src, bucket)
     wait_count(recorded, n)
     elapsed = time.monotonic() - t0
-    rss = peak_rss_mb(proc.pid)
+    rss, helpers_rss = peak_rss_mb(proc.pid), note_processes_rss_mb(proc.pid)
     proc.send_signal(signal.SIGTERM)
     proc.wait(120)
     cpu = children_cpu() - cpu0
     rows, distinct = db.execute("select count(*), count(distinct file_path) from successes").fetchone()
     db.close()
-    return row(n, distinct, elapsed, cpu, twice=rows - distinct, **{"peak RSS MB": rss, "idle CPU %": idle})
+    extra = {"peak RSS MB": rss, "note processes' RSS MB": helpers_rss, "idle CPU %": idle}
+    return row(n, distinct, elapsed, cpu, twice=rows - distinct, **extra)
 
 
 # ---- the peers --------------------------------------------------------------------------------
@@ -312,7 +330,13 @@ def obtui_burst(root: Path, n: int, rule: RuleConfig, label: str, concurrency: i
         move_all(src, bucket)
         run.wait_done(n, timeout=900)
         elapsed = time.monotonic() - t0
-    return {"files/s": n / elapsed, "lost": n - run.done, "seconds": elapsed}
+        helpers = note_processes_rss_mb(os.getpid())
+    return {
+        "files/s": n / elapsed,
+        "lost": n - run.done,
+        "seconds": elapsed,
+        "note processes' RSS MB": helpers,
+    }
 
 
 def latency_series(root: Path, drops: int, rule: RuleConfig, label: str, concurrency: int) -> Row:

@@ -64,7 +64,7 @@ def idle_cpu(seconds: float) -> tuple[float, float | None]:
     return ours, peer
 
 
-def peak_rss(n: int) -> tuple[float, float]:
+def peak_rss(n: int) -> tuple[float, float, float]:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -72,7 +72,7 @@ def peak_rss(n: int) -> tuple[float, float]:
         res = burst.obtui_burst(root, n, rule, "rss")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  ({n:,} files: {res['files/s']:.0f} files/s, lost {res['lost']})")
-    return base, peak
+    return base, peak, res["note processes' RSS MB"]
 
 
 def startup(cmd: list[str], runs: int = 7) -> float:
@@ -102,9 +102,10 @@ def main() -> None:
         f"idle CPU over {args.idle_seconds:.0f}s: obtui {o:.2f}% of a core · inotifywait -m "
         + (f"{p:.2f}%" if p is not None else "(not installed)")
     )
-    base, peak = peak_rss(args.files)
+    base, peak, helpers = peak_rss(args.files)
     print(
-        f"peak RSS: {peak:.0f} MB after {args.files:,} files (interpreter with obtui imported: {base:.0f} MB)"
+        f"peak RSS: {peak:.0f} MB after {args.files:,} files, and {helpers:.0f} MB in its note processes"
+        f" (interpreter with obtui imported: {base:.0f} MB)"
     )
 
 
