@@ -85,3 +85,44 @@ async def test_a_burst_of_moves_in_arrives_whole_without_queue_scans(tmp_path: P
         assert scans == 0, "no IN_MOVED_FROM to pair with: the grouper's queue is never scanned"
     finally:
         w.stop()
+
+
+async def test_notes_renamed_into_place_during_a_burst_pair_without_queue_scans(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The note written next to each file of a burst (a temporary name renamed to the note) is a
+    rename inside the bucket: its IN_MOVED_FROM sits at the end of a long queue, behind the
+    burst, and is found there, not by scanning the queue from the front."""
+    from watchdog.utils.delayed_queue import DelayedQueue
+
+    scans = 0
+    original = DelayedQueue._index_and_item
+
+    def counted(self, predicate):  # type: ignore[no-untyped-def]
+        nonlocal scans
+        scans += 1
+        return original(self, predicate)
+
+    monkeypatch.setattr(DelayedQueue, "_index_and_item", counted)
+    bucket, outside = tmp_path / "bucket", tmp_path / "outside"
+    bucket.mkdir()
+    outside.mkdir()
+    n = 300
+    for i in range(n):
+        (outside / f"f{i}.txt").write_text("x")
+    events: list[RawEvent] = []
+    w = await _watch(bucket, events)
+    try:
+        for i in range(n):
+            os.rename(outside / f"f{i}.txt", bucket / f"f{i}.txt")
+            (bucket / f".f{i}.tmp").write_text("note")
+            os.rename(bucket / f".f{i}.tmp", bucket / f"f{i}.obs.md")
+        notes = {str(bucket / f"f{i}.obs.md") for i in range(n)}
+        await _until(lambda: {e.path for e in events if e.kind == "moved_in"} >= notes, "every note")
+        moved_in = [e.path for e in events if e.kind == "moved_in"]
+        assert sorted(moved_in) == sorted([str(bucket / f"f{i}.txt") for i in range(n)] + list(notes))
+        deleted = {e.path for e in events if e.kind == "deleted"}
+        assert deleted == {str(bucket / f".f{i}.tmp") for i in range(n)}, "each rename stays one paired move"
+        assert scans == 0, "each rename's first half was found at the queue's end"
+    finally:
+        w.stop()
