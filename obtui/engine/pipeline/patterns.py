@@ -172,6 +172,9 @@ def _self_match(rules: _GitRules, sub: str) -> bool | None:
     return verdict
 
 
+MATCH_CACHE = 8192
+
+
 class Matcher:
     """Rule lookup for every bucket of one configuration. Immutable: a reload builds a new one."""
 
@@ -187,6 +190,9 @@ class Matcher:
         self._ignore = _spec(list(self.ignore_patterns))
         self._use_gitignore = any(r.gitignore for r in config.rules)
         self._gitignores: dict[str, GitIgnores] = {}
+        # A file is matched several times on its way (intake, dispatch, processing): the answer
+        # of the patterns is kept for the latest MATCH_CACHE paths.
+        self._matches: dict[tuple[str, str], tuple[Match, ...]] = {}
 
     def _git(self, bucket: str) -> GitIgnores:
         g = self._gitignores.get(bucket)
@@ -209,20 +215,36 @@ class Matcher:
 
     def match(self, bucket: str, rel: str) -> Match | None:
         """The first rule that takes `rel` in `bucket`, or None (ignored or no rule matches)."""
-        if self.ignored(bucket, rel):
-            return None
+        key = (bucket, rel)
+        candidates = self._matches.get(key)
+        if candidates is None:
+            candidates = self._candidates(bucket, rel)
+            if len(self._matches) >= MATCH_CACHE:
+                self._matches.clear()
+            self._matches[key] = candidates
         git_ignored: bool | None = None
-        for cr in self.rules:
-            pattern = cr.match(bucket, rel)
-            if pattern is None:
-                continue
-            if cr.rule.gitignore:
+        for match in candidates:
+            if match.rule.gitignore:
                 if git_ignored is None:
                     git_ignored = self._git(bucket).ignored(rel)
                 if git_ignored:
                     continue
-            return Match(cr.rule, pattern)
+            return match
         return None
+
+    def _candidates(self, bucket: str, rel: str) -> tuple[Match, ...]:
+        """The rules whose patterns take `rel`, in order, up to the first that does not defer to
+        .gitignore files (those change; the patterns of one configuration do not)."""
+        if self.ignored(bucket, rel):
+            return ()
+        found: list[Match] = []
+        for cr in self.rules:
+            pattern = cr.match(bucket, rel)
+            if pattern is not None:
+                found.append(Match(cr.rule, pattern))
+                if not cr.rule.gitignore:
+                    break
+        return tuple(found)
 
     def folder_rule(self, bucket: str, rel_dir: str) -> Match | None:
         """The first folder-summary rule that takes the top-level folder `rel_dir`."""
