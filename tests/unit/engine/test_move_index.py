@@ -56,62 +56,65 @@ async def test_moves_in_and_renames_inside_are_told_apart(tmp_path: Path) -> Non
         w.stop()
 
 
-async def test_a_burst_of_moves_in_arrives_whole_without_queue_scans(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times watchdog's delayed queue is scanned from the front (one entry a scan)."""
     from watchdog.utils.delayed_queue import DelayedQueue
 
-    scans = 0
+    counted: list[int] = []
     original = DelayedQueue._index_and_item
 
-    def counted(self, predicate):  # type: ignore[no-untyped-def]
-        nonlocal scans
-        scans += 1
+    def counting(self, predicate):  # type: ignore[no-untyped-def]
+        counted.append(1)
         return original(self, predicate)
 
-    monkeypatch.setattr(DelayedQueue, "_index_and_item", counted)
+    monkeypatch.setattr(DelayedQueue, "_index_and_item", counting)
+    return counted
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """(a bucket, a folder outside it)."""
     bucket, outside = tmp_path / "bucket", tmp_path / "outside"
     bucket.mkdir()
     outside.mkdir()
-    n = 500
+    return bucket, outside
+
+
+async def _staged_watch(bucket: Path, outside: Path, n: int) -> tuple[list[RawEvent], BucketWatcher]:
+    """`n` files waiting outside the bucket (f0.txt ...), and a watcher on the bucket."""
     for i in range(n):
         (outside / f"f{i}.txt").write_text("x")
     events: list[RawEvent] = []
-    w = await _watch(bucket, events)
+    return events, await _watch(bucket, events)
+
+
+async def test_a_burst_of_moves_in_arrives_whole_without_queue_scans(
+    folders: tuple[Path, Path], scans: list[int]
+) -> None:
+    bucket, outside = folders
+    n = 500
+    events, w = await _staged_watch(bucket, outside, n)
     try:
         for i in range(n):
             os.rename(outside / f"f{i}.txt", bucket / f"f{i}.txt")
         await _until(lambda: len(events) >= n, f"{n} moves in")
         assert sorted(e.path for e in events) == sorted(str(bucket / f"f{i}.txt") for i in range(n))
         assert {e.kind for e in events} == {"moved_in"}
-        assert scans == 0, "no IN_MOVED_FROM to pair with: the grouper's queue is never scanned"
+        assert not scans, "no IN_MOVED_FROM to pair with: the grouper's queue is never scanned"
     finally:
         w.stop()
 
 
 async def test_notes_renamed_into_place_during_a_burst_pair_without_queue_scans(
-    tmp_path: Path, monkeypatch
+    folders: tuple[Path, Path], scans: list[int]
 ) -> None:
     """The note written next to each file of a burst (a temporary name renamed to the note) is a
     rename inside the bucket: its IN_MOVED_FROM sits at the end of a long queue, behind the
     burst, and is found there, not by scanning the queue from the front."""
-    from watchdog.utils.delayed_queue import DelayedQueue
-
-    scans = 0
-    original = DelayedQueue._index_and_item
-
-    def counted(self, predicate):  # type: ignore[no-untyped-def]
-        nonlocal scans
-        scans += 1
-        return original(self, predicate)
-
-    monkeypatch.setattr(DelayedQueue, "_index_and_item", counted)
-    bucket, outside = tmp_path / "bucket", tmp_path / "outside"
-    bucket.mkdir()
-    outside.mkdir()
+    bucket, outside = folders
     n = 300
-    for i in range(n):
-        (outside / f"f{i}.txt").write_text("x")
-    events: list[RawEvent] = []
-    w = await _watch(bucket, events)
+    events, w = await _staged_watch(bucket, outside, n)
     try:
         for i in range(n):
             os.rename(outside / f"f{i}.txt", bucket / f"f{i}.txt")
@@ -123,6 +126,6 @@ async def test_notes_renamed_into_place_during_a_burst_pair_without_queue_scans(
         assert sorted(moved_in) == sorted([str(bucket / f"f{i}.txt") for i in range(n)] + list(notes))
         deleted = {e.path for e in events if e.kind == "deleted"}
         assert deleted == {str(bucket / f".f{i}.tmp") for i in range(n)}, "each rename stays one paired move"
-        assert scans == 0, "each rename's first half was found at the queue's end"
+        assert not scans, "each rename's first half was found at the queue's end"
     finally:
         w.stop()
