@@ -15,13 +15,17 @@ def _line(line: int | None) -> str:
     return f"  (line {line})" if line else ""
 
 
+def _processes(n: int) -> str:
+    return f"{n} process writes notes in a burst" if n == 1 else f"{n} processes write notes in a burst"
+
+
 def _runner_lines(config: Config) -> list[str]:
     r = config.runner
     rows = [
         ("concurrency", f"{r.concurrency} files at a time"),
         (
             "note_processes",
-            f"{min(r.note_processes, r.concurrency)} processes write notes in a burst"
+            _processes(min(r.note_processes, r.concurrency))
             if r.note_processes
             else "0 (notes are written in the engine's threads)",
         ),

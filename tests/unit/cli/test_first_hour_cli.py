@@ -53,6 +53,9 @@ def test_13_4_cli_values_are_checked_like_config_values(tmp_path, buckets):
     # A duration string is accepted, as in the config.
     ok = obtui("--check-config", "--poll-seconds", "2s", "--concurrency", "3", str(inc))
     assert ok.returncode == 0, ok.stderr
+    assert "2 processes write notes in a burst" in ok.stdout, ok.stdout
+    one = obtui("--check-config", "--concurrency", "1", str(inc))
+    assert "1 processes write notes" not in one.stdout and "1 process writes notes" in one.stdout
 
 
 def test_13_4_nested_buckets_on_the_command_line_are_refused(tmp_path, buckets):

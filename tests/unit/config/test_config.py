@@ -188,6 +188,7 @@ def test_unknown_bucket_and_ui_keys(tmp_path: Path) -> None:
         ("concurrency = true", "expected an integer from 1 to 256, got a boolean true"),
         ("concurrency = 0", "expected an integer from 1 to 256, got 0"),
         ("concurrency = 257", "expected an integer from 1 to 256, got 257"),
+        ("note_processes = -1", "expected an integer from 0 to 64, got -1"),
         ("debounce_ms = 600001", "expected from 0 to 600_000 ms, got 600001"),
         ("debounce_ms = -1", "expected from 0 to 600_000 ms, got -1"),
         ('debounce_ms = "soon"', 'expected a duration like "90s"'),
