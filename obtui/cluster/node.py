@@ -34,7 +34,7 @@ from obtui.cluster.seams import (
 from obtui.cluster.versions import enqueue_loop
 from obtui.cluster.watch import ClusterWatch
 from obtui.config.cluster import masked_url
-from obtui.config.model import BucketConfig, ClusterConfig, Config, RunnerConfig
+from obtui.config.model import BucketConfig, ClusterConfig, Config, RuleConfig, RunnerConfig
 from obtui.engine.jobs import Job
 from obtui.engine.seams import OutcomeLedger
 
@@ -51,12 +51,14 @@ class ClusterNode:
         cluster: ClusterConfig,
         buckets: Callable[[], tuple[BucketConfig, ...]],
         runner: Callable[[], RunnerConfig],
+        rules: Callable[[], tuple[RuleConfig, ...]],
     ) -> None:
         self.cfg = cluster
         self.host = cluster.host
         self.lease_ms = int(cluster.lease_seconds * 1000)
         self._buckets = buckets
         self._runner = runner
+        self._rules = rules
         self.r = connect(cluster.redis)
         self.coord = Coordinator(
             self.r, self.host, lease_ms=self.lease_ms, max_deliveries=cluster.max_deliveries
@@ -77,6 +79,7 @@ class ClusterNode:
         self._stopping = False
         self._dispatcher: Any = None
         self._wanted: Callable[[str], bool] = lambda _p: False
+        self._quick: Callable[[], bool] = lambda: False
 
     # -- wiring --------------------------------------------------------------------------------
 
@@ -88,7 +91,7 @@ class ClusterNode:
         """The node for the engine's config in force (`[cluster]` set)."""
         cluster = config().cluster
         assert cluster is not None
-        return cls(cluster, lambda: config().buckets, lambda: config().runner)
+        return cls(cluster, lambda: config().buckets, lambda: config().runner, lambda: config().rules)
 
     def seams(self) -> dict[str, Any]:
         """The dispatcher's queue and claims."""
@@ -98,6 +101,7 @@ class ClusterNode:
         """Feed `dispatcher` (whose retries and breakers live in `processor`); join the cluster."""
         self._dispatcher = dispatcher
         self._wanted = still_wanted(processor)
+        self._quick = lambda: all(processor.pace.quick(rule) for rule in self._rules())
         # In the background: Redis may be down; files found meanwhile wait in the enqueue backlog.
         self.view.start()
         self._tasks.append(asyncio.create_task(self._join(), name="obtui-cluster-join"))
@@ -302,8 +306,12 @@ class ClusterNode:
             return 0
         busy = len(d.inflight) + len(getattr(d, "finishing", ())) + len(self._overflow)  # finishing: tails
         busy += sum(1 for h in self._by_path.values() if not h.begun)
-        # Up to one batch ahead of the workers (those leases are renewed like the running ones).
-        return 2 * self._runner().concurrency - busy
+        # A batch per worker ahead of the workers (those leases are renewed like the running
+        # ones): a full batch while every rule is quick (notes, quick programs), so that a burst
+        # runs in batches (one BEGIN, one FINISH per batch) as it does on a single host; else
+        # one file per worker, so that slow programs' files stay in the stream for other hosts.
+        ahead = d.max_batch if self._quick() else 1
+        return (1 + ahead) * self._runner().concurrency - busy
 
     async def _fetch_loop(self) -> None:
         while True:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from obtui import __version__
+from obtui.config.model import RuleConfig
 from obtui.engine.actions.base import ActionContext, ActionResult
 from obtui.engine.actions.command import run_command_sync
 from obtui.engine.actions.folder_summary import write_folder_note
@@ -91,11 +92,14 @@ class Pace:
         if job.is_dir:
             return False
         match = matcher.match(job.bucket, job.rel)
-        if match is None:
-            return False
-        if match.rule.action == "note":
+        return match is not None and self.quick(match.rule)
+
+    def quick(self, rule: RuleConfig) -> bool:
+        """A rule whose files may share a hop: it writes a note, or runs a program known to be
+        quick (a program not timed yet is not)."""
+        if rule.action == "note":
             return True
-        return self._ms.get(match.rule.name, QUICK_MS) < QUICK_MS
+        return self._ms.get(rule.name, QUICK_MS) < QUICK_MS
 
 
 def unrun(items: list[Admitted]) -> list[tuple[Job, Claim | None]]:
