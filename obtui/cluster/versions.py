@@ -4,6 +4,7 @@ cluster-wide; files another host already queued (same name, size, mtime) are not
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 from functools import partial
@@ -26,7 +27,7 @@ async def enqueue_loop(node: ClusterNode) -> None:
         await node._wake.wait()
         node._wake.clear()
         while node._enqueue:
-            batch = list(node._enqueue.items())[:64]
+            batch = list(itertools.islice(node._enqueue.items(), 64))  # not a copy of all
             await _enqueue_batch(node, [j for _, j in batch if node._id_of(j.bucket) is not None])
             for path, job in batch:
                 if node._enqueue.get(path) is job:
