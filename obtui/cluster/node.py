@@ -100,7 +100,7 @@ class ClusterNode:
     def join(self, dispatcher: Any, processor: Any) -> None:
         """Feed `dispatcher` (whose retries and breakers live in `processor`); join the cluster."""
         self._dispatcher = dispatcher
-        self._wanted = still_wanted(processor)
+        self._wanted = still_wanted(processor, dispatcher)
         self._quick = lambda: all(processor.pace.quick(rule) for rule in self._rules())
         # In the background: Redis may be down; files found meanwhile wait in the enqueue backlog.
         self.view.start()

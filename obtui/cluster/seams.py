@@ -296,11 +296,13 @@ def outcome_doc(record: Outcome) -> dict[str, Any]:
     }
 
 
-def still_wanted(processor: Any) -> Callable[[str], bool]:
-    """True while the processor keeps a job for later (retry backoff, open breaker)."""
+def still_wanted(processor: Any, dispatcher: Any) -> Callable[[str], bool]:
+    """True while the file is to run here again: put back to the dispatcher while busy (the
+    rest of a batch that ran out of time, a retry), or kept by the processor for later (retry
+    backoff, open breaker). Its lease is kept, not settled as skipped."""
 
     def wanted(path: str) -> bool:
-        if path in processor.retrying:
+        if dispatcher.coming_back(path) or path in processor.retrying:
             return True
         return any(j.path == path for b in processor.breakers.values() for j in b.waiting)
 

@@ -46,8 +46,19 @@ class Cluster:
         self.max_deliveries = max_deliveries
         self.hosts: dict[str, subprocess.Popen[bytes]] = {}
 
-    def config(self, name: str, redis_url: str | None = None) -> Path:
+    def config(self, name: str, redis_url: str | None = None, rule: str | None = None) -> Path:
+        """The host's config: the job script as a command rule, or `rule` (TOML lines after
+        `name`) instead."""
         cfg = self.tmp / f"{name}.toml"
+        rule = rule or textwrap.dedent(
+            f"""\
+            patterns = ["*.txt", "*.bin"]
+            action = "command"
+            command = ["{sys.executable}", "{self.script}", "{{path}}", "{{rel}}"]
+            timeout = "60s"
+            retries = 0
+            """
+        )
         cfg.write_text(
             textwrap.dedent(
                 f"""\
@@ -70,18 +81,19 @@ class Cluster:
 
                 [[rules]]
                 name = "job"
-                patterns = ["*.txt", "*.bin"]
-                action = "command"
-                command = ["{sys.executable}", "{self.script}", "{{path}}", "{{rel}}"]
-                timeout = "60s"
-                retries = 0
                 """
             )
+            + rule
         )
         return cfg
 
     def start(
-        self, name: str, *, job_seconds: float = 0.0, redis_url: str | None = None
+        self,
+        name: str,
+        *,
+        job_seconds: float = 0.0,
+        redis_url: str | None = None,
+        rule: str | None = None,
     ) -> subprocess.Popen[bytes]:
         state = self.tmp / f"state-{name}"
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
@@ -101,7 +113,7 @@ class Cluster:
             "--headless",
             "-v",
             "--config",
-            str(self.config(name, redis_url)),
+            str(self.config(name, redis_url, rule)),
         ]
         proc = subprocess.Popen(
             cmd + ["--state-dir", str(state)], stdout=log, stderr=subprocess.STDOUT, env=env

@@ -129,6 +129,11 @@ class Dispatcher:
         """Anything queued, running or finishing."""
         return bool(self.queue or self.inflight or self.finishing)
 
+    def coming_back(self, path: str) -> bool:
+        """The path was put back while busy (a retry, a breaker trial, the rest of a batch that
+        ran out of time): it runs again once its current run is settled."""
+        return path in self._after
+
     def busy(self, path: str) -> bool:
         """A worker has the file, or its outcome is still being recorded."""
         return path in self.inflight or path in self.finishing
