@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 
 from obtui import __version__
 from obtui.cluster import keys
+from obtui.cluster.fence import FinishGroup
 from obtui.cluster.protocol import DOWN, Coordinator, Delivery, connect
 from obtui.cluster.seams import (
     ClusterClaims,
@@ -28,7 +29,6 @@ from obtui.cluster.seams import (
     Held,
     begin_many,
     cancelling,
-    finish_many,
     still_wanted,
 )
 from obtui.cluster.versions import enqueue_loop
@@ -65,6 +65,7 @@ class ClusterNode:
         )
         self.queue = ClusterQueue(self)
         self.claims = ClusterClaims(self)
+        self.fence = FinishGroup(self)  # the fenced FINISHes, grouped while one is on its way
         self.view = ClusterWatch(cluster.redis, cluster.host)  # the dashboard's Cluster pane
         self.connected = False
         self.disconnected_since: float | None = time.time()
@@ -142,6 +143,7 @@ class ClusterNode:
             t.cancel()
         if self._tasks:  # bounded: a loop that ignored its cancellation must not hang the stop
             await asyncio.wait(self._tasks, timeout=2.0)
+        await self.fence.close()
         for step, limit in ((self._hand_back_all, 2.0), (self.coord.sign_off, 1.0)):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(step(), limit)
@@ -265,7 +267,7 @@ class ClusterNode:
 
     async def finish(self, held: Held, state: str, doc: dict[str, Any]) -> str | None:
         """Commit the outcome in Redis. None when committed; else why it was refused."""
-        return (await finish_many(self, [(held, state, doc)]))[0]
+        return (await self.fence.finish([(held, state, doc)]))[0]
 
     async def release(self, held: Held) -> None:
         """The worker is done with the file for now."""

@@ -211,7 +211,7 @@ class ClusterLedger:
             assert isinstance(claim, ClusterClaim)
             state = "ok" if isinstance(record, SuccessRecord) else "error"
             batch.append((claim.held, state, outcome_doc(record)))
-        refusals = await finish_many(self._node, batch) if batch else []
+        refusals = await self._node.fence.finish(batch)
         for i, refused in zip(fenced, refusals, strict=True):
             if refused:
                 answers[i] = Finished(None, refused=refused)
