@@ -8,6 +8,10 @@ consumer processes, in one run on one redis-server (AOF, appendfsync always):
   the BEGINs and the fenced FINISHes of what it read in one script each).
 
     .venv/bin/python bench/cluster.py [--files 2000] [--hosts 1,2,3] [--action note|command]
+                                      [--note-processes N]
+
+`--note-processes` sets `[runner] note_processes` on every host (default: obtui's default). The
+hosts of this bench share one machine's cores, where real hosts each have their own.
 
 Prints files/s per run and the ratio of each obtui run to both bare scripts with as many
 consumers. Needs `redis-server` (Debian: apt-get install redis-server).
@@ -84,7 +88,9 @@ def bare(server: RedisServer, consumers: int, n: int, mode: str) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def hosts_run(server: RedisServer, tmp: Path, hosts: int, n: int, action: str) -> float:
+def hosts_run(
+    server: RedisServer, tmp: Path, hosts: int, n: int, action: str, note_processes: int | None = None
+) -> float:
     """n files moved into a bucket shared by `hosts` obtui processes; files/s until n outcomes."""
     r = server.client()
     r.flushall()
@@ -97,6 +103,7 @@ def hosts_run(server: RedisServer, tmp: Path, hosts: int, n: int, action: str) -
         if action == "note"
         else 'action = "command"\ncommand = ["/bin/true", "{path}"]'
     )
+    runner_extra = f"note_processes = {note_processes}" if note_processes is not None else ""
     procs = []
     for h in range(hosts):
         cfg = run / f"h{h}.toml"
@@ -109,6 +116,7 @@ def hosts_run(server: RedisServer, tmp: Path, hosts: int, n: int, action: str) -
                 [runner]
                 concurrency = 4
                 debounce_ms = 50
+                {runner_extra}
                 [[buckets]]
                 path = "{bucket}"
                 id = "bench"
@@ -163,6 +171,7 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--hosts", default="1,2,3")
     ap.add_argument("--action", choices=("note", "command"), default="note")
+    ap.add_argument("--note-processes", type=int, default=None, help="[runner] note_processes of each host")
     args = ap.parse_args()
     binary = redis_server_binary()
     if binary is None:
@@ -172,12 +181,15 @@ def main() -> int:
     server = RedisServer(tmp / "redis", binary)
     server.start()
     try:
-        print(f"{args.files} files, {args.action} action, redis-server appendfsync always\n")
+        np = "default" if args.note_processes is None else args.note_processes
+        print(
+            f"{args.files} files, {args.action} action, note_processes {np}, redis-server appendfsync always\n"
+        )
         print(f"{'run':<36}{'files/s':>10}{'/ per file':>12}{'/ batched':>12}")
         for h in (int(x) for x in args.hosts.split(",")):
             b = bare(server, h, args.files, "per-file")
             bb = bare(server, h, args.files, "batched")
-            o = hosts_run(server, tmp, h, args.files, args.action)
+            o = hosts_run(server, tmp, h, args.files, args.action, args.note_processes)
             print(f"{f'bare protocol per file, {h} consumer(s)':<36}{b:>10,.0f}")
             print(f"{f'bare protocol batched, {h} consumer(s)':<36}{bb:>10,.0f}")
             print(f"{f'obtui, {h} host(s)':<36}{o:>10,.0f}{o / b:>11.2f}x{o / bb:>11.2f}x", flush=True)
