@@ -31,7 +31,7 @@ from obtui.engine.pipeline.processor import Hooks, Processor
 from obtui.engine.pipeline.prometheus import start_exporter
 from obtui.engine.pipeline.scanner import sweep_temps_of
 from obtui.engine.pipeline.watcher import BucketWatcher, OverflowAlarm
-from obtui.engine.publish import Publisher, Sources
+from obtui.engine.publish import Publisher, Sources, poking
 from obtui.engine.reload import Reloader, ReloadHooks
 from obtui.engine.requests import RequestDeps, Requests
 from obtui.engine.seams import LocalLedger, OutcomeLedger
@@ -107,7 +107,7 @@ class Engine:
         if loop is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(fn, *args)
+            loop.call_soon_threadsafe(poking, self.publisher, fn, *args)
 
     def pause(self) -> None:
         self._call(self._set_paused, True)
@@ -229,7 +229,7 @@ class Engine:
             once=self.once,
             locks=self.locks.buckets,
             hooks=BucketHooks(
-                on_events=lambda batch: intake.on_events(batch),
+                on_events=lambda batch: poking(self.publisher, intake.on_events, batch),
                 forget=lambda bucket: intake.forget_bucket(bucket),
                 accept=lambda bucket, batch: intake.accept_scan(bucket, batch),
                 record_error=self._record_error,

@@ -39,6 +39,12 @@ MAX_ITEMS = 500
 SNAPSHOT_SECONDS = 0.25
 STATUS_SECONDS = 2.0
 PLACEHOLDER_SECONDS = 10.0
+# Idle (nothing but the clock changed for QUIET_TICKS snapshots in a row), the engine wakes less
+# often: a snapshot a second and status.json every IDLE_STATUS_SECONDS; file events and client
+# commands wake it at once (`poke`). On a VM every wake-up has a cost of its own.
+QUIET_TICKS = 8
+IDLE_SNAPSHOT_SECONDS = 1.0
+IDLE_STATUS_SECONDS = 10.0
 
 
 @dataclass
@@ -70,6 +76,17 @@ class Publisher:
         self._last_status = 0.0
         self._last_placeholders = 0.0
         self._last_metrics = time.monotonic()
+        self.quiet = 0  # snapshots in a row in which nothing but the clock changed
+        self._wake: asyncio.Future[None] | None = None
+
+    def poke(self) -> None:
+        """Something happened (on the engine loop): publish now, and at full pace again."""
+        self.quiet = 0
+        self._tick()
+
+    def _tick(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def build(self) -> EngineSnapshot:
         e = self.s
@@ -146,15 +163,18 @@ class Publisher:
             prev, taken_at=0.0, version=0
         ):
             self._version += 1
+        self.quiet = self.quiet + 1 if _timeless(snap) == _timeless(prev) else 0
         snap = dataclasses.replace(snap, version=self._version)
         self.current = snap
         return snap
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             self.publish()
+            idle = self.quiet >= QUIET_TICKS
             now = time.monotonic()
-            if now - self._last_status >= STATUS_SECONDS:
+            if now - self._last_status >= (IDLE_STATUS_SECONDS if idle else STATUS_SECONDS):
                 self._last_status = now
                 placeholders = now - self._last_placeholders >= PLACEHOLDER_SECONDS
                 if placeholders:
@@ -163,7 +183,13 @@ class Publisher:
             if now - self._last_metrics >= self.s.reloader.config.runner.metrics_interval_seconds:
                 self._last_metrics = now
                 await asyncio.to_thread(self._append_metrics)
-            await asyncio.sleep(SNAPSHOT_SECONDS)
+            self._wake = loop.create_future()
+            timer = loop.call_later(IDLE_SNAPSHOT_SECONDS if idle else SNAPSHOT_SECONDS, self._tick)
+            try:
+                await self._wake
+            finally:
+                timer.cancel()
+                self._wake = None
 
     def _append_metrics(self) -> None:
         try:
@@ -181,3 +207,17 @@ class Publisher:
                 write_placeholders(s.state_dir, snap, s.reloader.config, s.reloader.matcher.ignore_patterns)
         except OSError as exc:
             log.warning("could not write status files: %s", exc)
+
+
+def _timeless(s: EngineSnapshot) -> EngineSnapshot:
+    """`s` without what changes with the clock alone: the uptime, and the per-second rate
+    histories (a snapshot a second still shows each of their samples)."""
+    metrics = dataclasses.replace(s.metrics, uptime_s=0.0, event_rate_history=(), file_rate_history=())
+    return dataclasses.replace(s, taken_at=0.0, version=0, metrics=metrics)
+
+
+def poking(publisher: Publisher | None, fn: Callable[..., Any], *args: Any) -> None:
+    """`fn(*args)`, then wake `publisher` (on the engine loop): for file events and commands."""
+    fn(*args)
+    if publisher is not None:
+        publisher.poke()

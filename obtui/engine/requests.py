@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("obtui.requests")
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
+FULL_POLL_SECONDS = 10.0  # the table is read at least this often, changed files or not
 PRUNE_EVERY_SECONDS = 86_400.0
 
 
@@ -57,9 +58,18 @@ class Requests:
         self._d = deps
 
     async def poll(self) -> None:
-        """Take requests until cancelled (a live runner)."""
+        """Take requests until cancelled (a live runner). The table is read when the database's
+        files changed since the last read (a client adding a request writes them), and at least
+        every FULL_POLL_SECONDS: an idle runner does not hop to a thread every second."""
+        seen: tuple[tuple[int, int], ...] | None = None
+        last = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(POLL_SECONDS)
+            now, files = loop.time(), _stamps(self._d.store.path)
+            if files == seen and now - last < FULL_POLL_SECONDS:
+                continue
+            seen, last = files, now
             try:
                 await self.take()
             except asyncio.CancelledError:
@@ -169,3 +179,15 @@ def _move_back(source: str, dest: str) -> None:
 
 def _errno(exc: OSError) -> str | None:
     return errno.errorcode.get(exc.errno or 0)
+
+
+def _stamps(db: os.PathLike[str]) -> tuple[tuple[int, int], ...]:
+    """(mtime, size) of the database and its write-ahead log: any write changes one of them."""
+    out = []
+    for path in (os.fspath(db), os.fspath(db) + "-wal"):
+        try:
+            st = os.stat(path)
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((0, 0))
+    return tuple(out)
