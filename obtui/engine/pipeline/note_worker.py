@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 
 from obtui.engine.jobs import Job
 from obtui.engine.pipeline.patterns import Match
-from obtui.engine.pipeline.work import Done, work_on
+from obtui.engine.pipeline.work import Done, in_order, work_on
 from obtui.tracking.records import ManifestEntry
 
 PR_SET_PDEATHSIG = 1
@@ -57,22 +57,19 @@ Task = tuple[Job, Match, ManifestEntry | None]
 
 
 def run_notes(items: list[Task], max_size: int, budget: float) -> list[Done]:
-    """Write the notes of `items` (each with the manifest entry the engine looked up), in order:
-    stops after the first failure or after `budget` seconds, like `work.run_batch`."""
-    out: list[Done] = []
-    end = time.perf_counter() + budget
-    for job, match, entry in items:
-        if out and time.perf_counter() > end:
-            break
-        done = work_on(job, match, lambda _path, e=entry: e, max_size)  # type: ignore[misc]
+    """Write the notes of `items` (each with the manifest entry the engine looked up), at the
+    pace of a batch in a thread (`work.in_order`)."""
+
+    def one(task: Task) -> Done:
+        job, match, entry = task
+        done = work_on(job, match, lambda _path: entry, max_size)
         done.entry, done.looked_up = None, False  # the engine has it: not sent back
         if done.error is not None:
             done.remote_stack = "".join(traceback.format_exception(done.error))
             done.error = sendable(done.error)
-        out.append(done)
-        if done.error is not None:
-            break
-    return out
+        return done
+
+    return in_order(items, one, budget)
 
 
 def sendable(exc: Exception) -> Exception:

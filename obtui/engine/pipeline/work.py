@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from obtui import __version__
 from obtui.config.model import RuleConfig
@@ -72,6 +72,7 @@ class Done:
     remote_stack: str | None = None  # `error`'s stack, when a note process raised it
 
 
+T = TypeVar("T")
 QUICK_MS = 50.0  # a command rule this quick (on average) may share a hop with other files
 BUDGET = 0.25  # seconds a thread works through one batch before handing the rest back
 
@@ -131,14 +132,23 @@ def run_batch(
             for d, e in zip(done, entries, strict=False):
                 d.entry, d.looked_up = e, True
             return done
+    return in_order(items, lambda item: run_one(item, ledger.lookup, max_size), budget, stop)
+
+
+def in_order(
+    items: Iterable[T], one: Callable[[T], Done], budget: float, stop: threading.Event | None = None
+) -> list[Done]:
+    """`one` for each item in order, stopping after the first failure, after `budget` seconds
+    (at least one item runs), or once `stop` is set: a batch's pace, in a thread or a note
+    process."""
     out: list[Done] = []
     end = time.perf_counter() + budget
     for item in items:
-        if stop.is_set() or (out and time.perf_counter() > end):
+        if (stop is not None and stop.is_set()) or (out and time.perf_counter() > end):
             break
-        done1 = run_one(item, ledger.lookup, max_size)
-        out.append(done1)
-        if done1.error is not None:
+        done = one(item)
+        out.append(done)
+        if done.error is not None:
             break
     return out
 
