@@ -126,7 +126,8 @@ def run_batch(
     the caller's again. With `notes`, a batch of notes is written by a note process when one is
     free (the ledger is still read here, in the engine)."""
     if notes is not None:
-        entries = [ledger.lookup(a.job.path) for a in items]
+        found = ledger.lookup_many([a.job.path for a in items])
+        entries = [found.get(a.job.path) for a in items]
         done = notes.run([(a.job, a.match, e) for a, e in zip(items, entries, strict=True)], max_size, budget)
         if done is not None:
             for d, e in zip(done, entries, strict=False):
